@@ -1,0 +1,1 @@
+"""HTTP side of the phantom limb pain CDS Hooks service."""

@@ -1,0 +1,47 @@
+"""Every setting the service reads, in one place (environment variables)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    cds_public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="External base URL of this service; JWT `aud` is this plus the request path.",
+    )
+    cds_fhir_timeout_s: float = Field(default=3.0, gt=0)
+    cds_fhir_allowlist: str = Field(
+        default="", description="Comma-separated FHIR base URL prefixes the service may call."
+    )
+    cds_fhir_max_pages: int = Field(default=10, ge=1)
+    cds_trusted_issuers_file: str | None = None
+    cds_require_auth: bool = False
+    cds_jwt_leeway_s: int = Field(default=60, ge=0)
+    cds_max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    cds_cors_origins: str = Field(default="", description="Comma-separated allowed origins.")
+    database_url: str = Field(default="sqlite:///./plp-cds.db")
+    redis_url: str | None = None
+    cds_log_level: str = "INFO"
+
+    @property
+    def fhir_allowlist(self) -> tuple[str, ...]:
+        return _split(self.cds_fhir_allowlist)
+
+    @property
+    def cors_origins(self) -> tuple[str, ...]:
+        return _split(self.cds_cors_origins)
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,315 @@
+"""MedicationRequest / MedicationStatement → what was ordered, its class, route and dose.
+
+Identity is read, in order of trust, from RxNorm clinical/branded drug codes, RxNorm
+ingredient codes, ATC codes (exact, then group), the ingredients of a referenced Medication,
+and last from free text. Route decides whether a TCA is systemic (GUIDELINE §3: a topical
+amitriptyline compound is not a systemic TCA).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from fhir_mappings.dose import DailyDose, UnknownDose, daily_dose
+from fhir_mappings.json_access import (
+    JsonObject,
+    codings,
+    concept_label,
+    concept_words,
+    number,
+    obj,
+    objs,
+    reference_of,
+    text,
+)
+from fhir_mappings.terminology import (
+    ATC,
+    ATC_CLASS_PREFIXES,
+    ATC_CODES,
+    CLINICAL_DRUGS,
+    INGREDIENTS,
+    RXNORM,
+    RXNORM_INGREDIENTS,
+    TEXT_NAMES,
+    ClinicalDrug,
+    Form,
+    TherapyClass,
+)
+
+# Statuses and intents per GUIDELINE §3 ("tried" and "current").
+TRIED_STATUSES = frozenset({"active", "on-hold", "completed", "stopped"})
+CURRENT_STATUSES = frozenset({"active", "on-hold"})
+NOT_AN_ORDER_INTENTS = frozenset({"proposal", "option"})
+
+# Words for a preparation applied to the skin for a local effect. "Transdermal" is not here:
+# a transdermal system (fentanyl, buprenorphine) is absorbed systemically.
+_TOPICAL_WORDS = re.compile(
+    r"\b(topical|topically|cutaneous|cream|gel|ointment|lotion|medicated patch|plaster)\b"
+)
+_PATCH = re.compile(r"\bpatch(es)?\b")
+_TRANSDERMAL = re.compile(r"\btransdermal\b")
+_WORD = re.compile(r"[a-z]+")
+_STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|mcg|µg|ug|g)\b")
+_STRENGTH_FACTOR = {"mg": 1.0, "g": 1000.0, "mcg": 0.001, "µg": 0.001, "ug": 0.001}
+_TOPICAL_COMPOUND_PARTS = frozenset({"ketamine"}) | {
+    name for name, i in INGREDIENTS.items() if i.therapy_class is TherapyClass.TCA
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """When an order was in use; None on a side means open (unknown start, still running)."""
+
+    start: date | None
+    end: date | None
+
+    def overlaps(self, other: Interval) -> bool:
+        starts_before_other_ends = (
+            self.start is None or other.end is None or self.start <= other.end
+        )
+        ends_after_other_starts = self.end is None or other.start is None or self.end >= other.start
+        return starts_before_other_ends and ends_after_other_starts
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationFact:
+    reference: str
+    label: str
+    ingredients: tuple[str, ...]
+    classes: frozenset[TherapyClass]
+    topical: bool
+    status: str
+    intent: str | None
+    in_use: Interval | None
+    dose: DailyDose | UnknownDose
+    rxnorm_code: str | None = None
+
+    @property
+    def counts_as_order(self) -> bool:
+        return self.intent not in NOT_AN_ORDER_INTENTS
+
+    @property
+    def tried(self) -> bool:
+        return self.counts_as_order and self.status in TRIED_STATUSES
+
+    @property
+    def current(self) -> bool:
+        return self.counts_as_order and self.status in CURRENT_STATUSES
+
+    @property
+    def systemic_tca(self) -> bool:
+        return TherapyClass.TCA in self.classes and not self.topical
+
+
+@dataclass(slots=True)
+class _Identity:
+    ingredients: list[str]
+    drug: ClinicalDrug | None = None
+    strength_mg: float | None = None
+    rxnorm_code: str | None = None
+    words: str = ""
+
+    def add(self, ingredient: str) -> None:
+        if ingredient not in self.ingredients:
+            self.ingredients.append(ingredient)
+
+
+def medication_fact(
+    order: JsonObject, bundled: Mapping[str, JsonObject], status: str | None = None
+) -> MedicationFact | None:
+    """The fact for one order, or None when it names nothing the guideline knows."""
+    medication = _referenced_medication(order, bundled)
+    identity = _identify(order, medication)
+    if not identity.ingredients:
+        return None
+    topical = _is_topical(order, identity)
+    classes = _classes(identity.ingredients, topical)
+    strength = identity.strength_mg
+    if strength is None and identity.drug is not None and len(identity.drug.strengths_mg) == 1:
+        strength = identity.drug.strengths_mg[0][1]
+    if strength is None and len(identity.ingredients) == 1:
+        strength = _strength_from_text(identity.words)
+    status_value = status or text(order.get("status")) or "unknown"
+    return MedicationFact(
+        reference=reference_of(order),
+        label=_label(order, medication, identity),
+        ingredients=tuple(identity.ingredients),
+        classes=classes,
+        topical=topical,
+        status=status_value,
+        intent=text(order.get("intent")),
+        in_use=_in_use(order, status_value),
+        dose=_dose(order, identity, strength),
+        rxnorm_code=identity.rxnorm_code,
+    )
+
+
+def _referenced_medication(order: JsonObject, bundled: Mapping[str, JsonObject]) -> JsonObject:
+    reference = text(obj(order.get("medicationReference")).get("reference"))
+    if not reference:
+        return {}
+    if reference.startswith("#"):
+        for contained in objs(order.get("contained")):
+            if f"#{contained.get('id')}" == reference:
+                return contained
+        return {}
+    if reference in bundled:
+        return bundled[reference]
+    # An absolute reference to a Medication resolves by its last two path segments.
+    tail = "/".join(reference.rstrip("/").split("/")[-2:])
+    return bundled.get(tail, {})
+
+
+def _identify(order: JsonObject, medication: JsonObject) -> _Identity:
+    identity = _Identity(ingredients=[])
+    concepts = [order.get("medicationCodeableConcept"), medication.get("code")]
+    for concept in concepts:
+        _identify_codes(identity, concept)
+    for ingredient in objs(medication.get("ingredient")):
+        _identify_codes(identity, ingredient.get("itemCodeableConcept"))
+        if len(list(objs(medication.get("ingredient")))) == 1:
+            identity.strength_mg = identity.strength_mg or _ratio_mg(ingredient.get("strength"))
+    words = [concept_words(c) for c in concepts]
+    words.append(text(obj(order.get("medicationReference")).get("display")) or "")
+    words.extend(
+        concept_words(i.get("itemCodeableConcept")) for i in objs(medication.get("ingredient"))
+    )
+    words.extend(
+        text(obj(i.get("itemReference")).get("display")) or ""
+        for i in objs(medication.get("ingredient"))
+    )
+    words.append(concept_words(medication.get("form")))
+    identity.words = " ".join(w for w in words if w).lower()
+    if not identity.ingredients:
+        for word in _WORD.findall(identity.words):
+            if word in TEXT_NAMES:
+                identity.add(TEXT_NAMES[word])
+    return identity
+
+
+def _identify_codes(identity: _Identity, concept: Any) -> None:
+    for system, code in codings(concept):
+        if system == RXNORM:
+            drug = CLINICAL_DRUGS.get(code)
+            if drug is not None:
+                identity.drug = identity.drug or drug
+                identity.rxnorm_code = identity.rxnorm_code or code
+                for name in drug.ingredients:
+                    identity.add(name)
+            elif code in RXNORM_INGREDIENTS:
+                identity.add(RXNORM_INGREDIENTS[code])
+                identity.rxnorm_code = identity.rxnorm_code or code
+        elif system == ATC:
+            name = ATC_CODES.get(code.upper())
+            if name is not None:
+                identity.add(name)
+            else:
+                for prefix, therapy_class in ATC_CLASS_PREFIXES.items():
+                    if code.upper().startswith(prefix):
+                        identity.add(f"{therapy_class.value} (ATC {code})")
+
+
+def _ratio_mg(strength: Any) -> float | None:
+    numerator = obj(obj(strength).get("numerator"))
+    denominator = obj(obj(strength).get("denominator"))
+    value = number(numerator.get("value"))
+    unit = (text(numerator.get("code")) or text(numerator.get("unit")) or "").lower()
+    if value is None or unit not in _STRENGTH_FACTOR:
+        return None
+    if number(denominator.get("value")) not in (None, 1.0):
+        return None
+    return value * _STRENGTH_FACTOR[unit]
+
+
+def _strength_from_text(words: str) -> float | None:
+    found = _STRENGTH.findall(words)
+    if len(found) != 1:
+        return None
+    value, unit = found[0]
+    return float(value) * _STRENGTH_FACTOR[unit]
+
+
+def _is_topical(order: JsonObject, identity: _Identity) -> bool:
+    if identity.drug is not None:
+        return identity.drug.form is Form.TOPICAL_PATCH
+    route_words = " ".join(
+        concept_words(d.get("route")) for d in objs(order.get("dosageInstruction"))
+    )
+    route_words += " " + " ".join(
+        concept_words(d.get("site")) for d in objs(order.get("dosageInstruction"))
+    )
+    words = f"{identity.words} {route_words.lower()}"
+    if _TRANSDERMAL.search(words):
+        return False
+    return bool(_TOPICAL_WORDS.search(words) or _PATCH.search(words))
+
+
+def _classes(ingredients: Iterable[str], topical: bool) -> frozenset[TherapyClass]:
+    names = set(ingredients)
+    if topical:
+        if names & _TOPICAL_COMPOUND_PARTS:
+            return frozenset({TherapyClass.TOPICAL_COMPOUND})
+        if "lidocaine" in names:
+            return frozenset({TherapyClass.TOPICAL_LIDOCAINE})
+        return frozenset()
+    classes = set()
+    for name in names:
+        ingredient = INGREDIENTS.get(name)
+        if ingredient is not None:
+            if ingredient.therapy_class is not TherapyClass.TOPICAL_LIDOCAINE:
+                classes.add(ingredient.therapy_class)
+        else:
+            for therapy_class in TherapyClass:
+                if name.startswith(f"{therapy_class.value} (ATC"):
+                    classes.add(therapy_class)
+    return frozenset(classes)
+
+
+def _label(order: JsonObject, medication: JsonObject, identity: _Identity) -> str:
+    return (
+        concept_label(order.get("medicationCodeableConcept"))
+        or text(obj(order.get("medicationReference")).get("display"))
+        or concept_label(medication.get("code"))
+        or (identity.drug.display if identity.drug else None)
+        or ", ".join(identity.ingredients)
+    )
+
+
+def _dose(
+    order: JsonObject, identity: _Identity, strength: float | None
+) -> DailyDose | UnknownDose:
+    if len(identity.ingredients) != 1 and identity.drug is None:
+        return UnknownDose("a product with several ingredients")
+    dosage = order.get("dosageInstruction", order.get("dosage"))
+    return daily_dose(dosage, strength)
+
+
+def _in_use(order: JsonObject, status: str) -> Interval | None:
+    start = _date(order.get("authoredOn")) or _date(obj(order.get("effectivePeriod")).get("start"))
+    start = start or _date(order.get("effectiveDateTime"))
+    ends = [_date(obj(obj(order.get("dispenseRequest")).get("validityPeriod")).get("end"))]
+    ends.append(_date(obj(order.get("effectivePeriod")).get("end")))
+    for dosage in objs(order.get("dosageInstruction", order.get("dosage"))):
+        ends.append(
+            _date(obj(obj(obj(dosage.get("timing")).get("repeat")).get("boundsPeriod")).get("end"))
+        )
+    if status in CURRENT_STATUSES:
+        return Interval(start, None)
+    known_ends = [e for e in ends if e is not None]
+    end = max(known_ends) if known_ends else start
+    if start is None and end is None:
+        return None
+    return Interval(start, end)
+
+
+def _date(value: Any) -> date | None:
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None

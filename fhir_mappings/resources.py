@@ -1,0 +1,90 @@
+"""Gather the resources the guideline needs out of prefetch values and bundles."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fhir_mappings.json_access import JsonObject, obj, objs, text
+
+log = logging.getLogger(__name__)
+
+WANTED = frozenset({"Condition", "MedicationRequest", "MedicationStatement", "Medication"})
+
+
+@dataclass(slots=True)
+class ResourceSet:
+    conditions: list[JsonObject] = field(default_factory=list)
+    medication_orders: list[JsonObject] = field(default_factory=list)
+    # Medications by every name a reference may use: "Medication/id" and the entry fullUrl.
+    medications: dict[str, JsonObject] = field(default_factory=dict)
+    skipped: int = 0
+
+    def add(self, resource: JsonObject, full_url: str | None = None) -> None:
+        resource_type = resource.get("resourceType")
+        if resource_type == "Condition":
+            self.conditions.append(resource)
+        elif resource_type in ("MedicationRequest", "MedicationStatement"):
+            self.medication_orders.append(resource)
+        elif resource_type == "Medication":
+            resource_id = text(resource.get("id"))
+            if resource_id:
+                self.medications[f"Medication/{resource_id}"] = resource
+            if full_url:
+                self.medications[full_url] = resource
+
+
+def is_operation_outcome(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("resourceType") == "OperationOutcome"
+
+
+def collect(values: Iterable[Any]) -> ResourceSet:
+    """Resources from prefetch values: searchset Bundles, single resources or null.
+
+    An entry that is not a usable resource is skipped and counted, never fatal.
+    """
+    found = ResourceSet()
+    for value in values:
+        add_value(found, value)
+    return found
+
+
+def add_value(found: ResourceSet, value: Any) -> None:
+    if value is None or is_operation_outcome(value):
+        return
+    if not isinstance(value, dict):
+        found.skipped += 1
+        log.warning("prefetch value skipped: not a FHIR resource (%s)", type(value).__name__)
+        return
+    if value.get("resourceType") == "Bundle":
+        add_bundle(found, value)
+    elif value.get("resourceType") in WANTED:
+        found.add(value)
+
+
+def add_bundle(found: ResourceSet, bundle: JsonObject) -> None:
+    entries = bundle.get("entry")
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        found.skipped += 1
+        log.warning("bundle skipped: entry is not a list")
+        return
+    for index, entry in enumerate(entries):
+        resource = obj(entry).get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            found.skipped += 1
+            log.warning("bundle entry %d skipped: no resource with a resourceType", index)
+            continue
+        if resource["resourceType"] in WANTED:
+            found.add(resource, text(obj(entry).get("fullUrl")))
+
+
+def contained_medications(resource: JsonObject) -> dict[str, JsonObject]:
+    return {
+        f"#{c['id']}": c
+        for c in objs(resource.get("contained"))
+        if c.get("resourceType") == "Medication" and isinstance(c.get("id"), str)
+    }
