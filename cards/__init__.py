@@ -1,0 +1,1 @@
+"""Guideline outcome → CDS Hooks cards and one-click suggestions."""

@@ -1,0 +1,45 @@
+"""Where every card comes from, and the codes for card topics and override reasons."""
+
+from __future__ import annotations
+
+from cards.models import Coding, Source
+
+TOPIC_SYSTEM = "urn:plp-cds:card-topic"
+OVERRIDE_SYSTEM = "urn:plp-cds:override-reason"
+
+GUIDELINE_LABEL = (
+    "Phantom limb pain treatment guideline (Praxis Medical Insights 2025; "
+    "Dr.Oracle Medical Advisory Board 2025)"
+)
+
+TOPICS: dict[str, str] = {
+    "treatment-step": "Phantom limb pain: treatment step and next therapy",
+    "tca-heart": "Tricyclic antidepressant with cardiac disease",
+    "tca-dose": "Tricyclic antidepressant daily dose",
+    "tca-cv-risk": "Tricyclic antidepressant with cardiovascular risk factors",
+    "opioid": "Opioid use in phantom limb pain",
+    "tertiary-amine-tca": "Choice of tricyclic antidepressant",
+    "splinting": "Splinting of the residual limb",
+}
+
+
+def source(topic: str) -> Source:
+    return Source(
+        label=GUIDELINE_LABEL,
+        topic=Coding(system=TOPIC_SYSTEM, code=topic, display=TOPICS[topic]),
+    )
+
+
+OVERRIDE_REASONS: dict[str, str] = {
+    "benefit-outweighs-risk": "Benefit outweighs risk for this patient",
+    "alternative-not-suitable": "Alternative tried before, not tolerated or not suitable",
+    "cardiology-reviewed": "Reviewed with cardiology; monitoring in place",
+    "dose-intended": "Dose reviewed and intended",
+    "short-term-exacerbation": "Short-term use for a severe exacerbation",
+    "patient-preference": "Patient's informed preference",
+    "not-residual-limb": "Order does not immobilise the residual limb",
+}
+
+
+def override_reasons(*codes: str) -> list[Coding]:
+    return [Coding(system=OVERRIDE_SYSTEM, code=c, display=OVERRIDE_REASONS[c]) for c in codes]

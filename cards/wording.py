@@ -1,0 +1,41 @@
+"""Small pieces of card text shared by every card."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fhir_mappings.conditions import ConditionFact
+from fhir_mappings.medications import MedicationFact
+from fhir_mappings.terminology import TherapyClass
+
+CLASS_NAMES: dict[TherapyClass, str] = {
+    TherapyClass.GABAPENTINOID: "Gabapentinoid",
+    TherapyClass.TCA: "Tricyclic antidepressant",
+    TherapyClass.SNRI: "SNRI",
+    TherapyClass.TOPICAL_LIDOCAINE: "Topical lidocaine",
+    TherapyClass.TOPICAL_COMPOUND: "Topical amitriptyline/ketamine compound",
+    TherapyClass.NMDA_ANTAGONIST: "NMDA receptor antagonist (ketamine)",
+    TherapyClass.OPIOID: "Opioid",
+}
+
+REASSESS = "Reassess pain and quality of life regularly to guide changes."
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def order_line(medication: MedicationFact) -> str:
+    return f"{medication.label} ({medication.reference}, {medication.status})"
+
+
+def condition_line(condition: ConditionFact) -> str:
+    return f"{condition.label} ({condition.reference})"
+
+
+def bullets(lines: Iterable[str]) -> str:
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def names(medications: Iterable[MedicationFact]) -> str:
+    return ", ".join(dict.fromkeys(m.label for m in medications))

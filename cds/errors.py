@@ -1,0 +1,40 @@
+"""Errors the service answers with: a status and a FHIR OperationOutcome naming the problem."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+class ServiceError(Exception):
+    """An error with its HTTP status and the OperationOutcome issues to send back."""
+
+    def __init__(
+        self, status: int, code: str, message: str, expressions: Iterable[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.expressions = tuple(expressions)
+
+    def body(self) -> dict[str, Any]:
+        return operation_outcome([(self.code, self.message, self.expressions)])
+
+
+def operation_outcome(issues: Iterable[tuple[str, str, Iterable[str]]]) -> dict[str, Any]:
+    rendered = []
+    for code, message, expressions in issues:
+        issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": message}
+        expressions = list(expressions)
+        if expressions:
+            issue["expression"] = expressions
+        rendered.append(issue)
+    return {"resourceType": "OperationOutcome", "issue": rendered}
+
+
+class DataUnavailable(ServiceError):
+    """Required FHIR data could not be had: CDS Hooks says 412 Precondition Failed."""
+
+    def __init__(self, message: str, keys: Iterable[str]) -> None:
+        super().__init__(412, "not-found", message, (f"prefetch.{k}" for k in keys))

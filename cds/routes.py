@@ -1,0 +1,62 @@
+"""HTTP routes: discovery and the hook endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+
+from cds.errors import ServiceError
+from cds.hooks import answer
+from cds.models import HookRequest
+from cds.responses import JsonResponse
+from cds.services import SERVICES, Service
+
+router = APIRouter()
+
+_DISCOVERY = {"services": [s.discovery() for s in SERVICES.values()]}
+
+
+@router.get("/cds-services")
+async def discovery() -> JsonResponse:
+    return JsonResponse(_DISCOVERY)
+
+
+@router.post("/cds-services/{service_id}")
+async def call_service(service_id: str, request: Request) -> JsonResponse:
+    service = find_service(service_id)
+    hook_request = parse_hook_request(await request.body())
+    response = await answer(service, hook_request, request.app.state.fallback)
+    return JsonResponse(response.to_json())
+
+
+def find_service(service_id: str) -> Service:
+    service = SERVICES.get(service_id)
+    if service is None:
+        raise ServiceError(404, "not-found", f"no CDS service with id '{service_id}'")
+    return service
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise ServiceError(400, "structure", f"request body is not valid JSON: {error}") from None
+    if not isinstance(parsed, dict):
+        raise ServiceError(400, "structure", "request body must be a JSON object")
+    return parsed
+
+
+def parse_hook_request(body: bytes) -> HookRequest:
+    try:
+        return HookRequest.model_validate(parse_json_object(body))
+    except ValidationError as error:
+        problems = [(".".join(str(p) for p in e["loc"]), e["msg"]) for e in error.errors()]
+        raise ServiceError(
+            422,
+            "invalid",
+            "; ".join(f"{where}: {msg}" for where, msg in problems),
+            [where for where, _ in problems],
+        ) from None

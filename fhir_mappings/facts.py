@@ -1,0 +1,69 @@
+"""The patient's facts: everything the guideline reads, with no FHIR left in it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from fhir_mappings.conditions import (
+    ConditionFact,
+    concerns_heart,
+    condition_fact,
+    in_scope,
+    is_risk_factor,
+)
+from fhir_mappings.json_access import JsonObject
+from fhir_mappings.medications import MedicationFact, medication_fact
+from fhir_mappings.resources import ResourceSet
+from fhir_mappings.terminology import ConditionClass
+
+log = logging.getLogger(__name__)
+Fact = TypeVar("Fact")
+
+
+@dataclass(frozen=True, slots=True)
+class PatientFacts:
+    phantom_limb_pain: tuple[ConditionFact, ...]
+    heart: tuple[ConditionFact, ...]
+    risk_factors: tuple[ConditionFact, ...]
+    medications: tuple[MedicationFact, ...]
+
+    @property
+    def in_scope(self) -> bool:
+        return bool(self.phantom_limb_pain)
+
+    @property
+    def conduction(self) -> tuple[ConditionFact, ...]:
+        return tuple(c for c in self.heart if ConditionClass.CONDUCTION_ABNORMALITY in c.classes)
+
+
+def patient_facts(resources: ResourceSet) -> PatientFacts:
+    conditions = [f for f in _each(resources.conditions, condition_fact) if f is not None]
+    return PatientFacts(
+        phantom_limb_pain=tuple(c for c in conditions if in_scope(c)),
+        heart=tuple(c for c in conditions if concerns_heart(c)),
+        risk_factors=tuple(c for c in conditions if is_risk_factor(c)),
+        medications=medication_facts(resources.medication_orders, resources.medications),
+    )
+
+
+def medication_facts(
+    orders: Iterable[JsonObject], bundled: Mapping[str, JsonObject]
+) -> tuple[MedicationFact, ...]:
+    facts = _each(orders, lambda order: medication_fact(order, bundled))
+    return tuple(f for f in facts if f is not None)
+
+
+def _each(
+    resources: Iterable[JsonObject], read: Callable[[JsonObject], Fact | None]
+) -> Iterator[Fact | None]:
+    """Apply a reader to each resource; a resource too malformed to read is skipped."""
+    for resource in resources:
+        try:
+            yield read(resource)
+        except (TypeError, ValueError, AttributeError, KeyError) as error:
+            log.warning(
+                "skipped malformed %s: %s", resource.get("resourceType"), type(error).__name__
+            )
