@@ -58,6 +58,8 @@ def concept_label(concept: Any) -> str | None:
         display = text(coding.get("display"))
         if display:
             return display
+    for _, code in codings(concept):
+        return f"code {code}"
     return None
 
 

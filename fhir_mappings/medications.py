@@ -169,26 +169,34 @@ def _identify(order: JsonObject, medication: JsonObject) -> _Identity:
     concepts = [order.get("medicationCodeableConcept"), medication.get("code")]
     for concept in concepts:
         _identify_codes(identity, concept)
-    for ingredient in objs(medication.get("ingredient")):
-        _identify_codes(identity, ingredient.get("itemCodeableConcept"))
-        if len(list(objs(medication.get("ingredient")))) == 1:
-            identity.strength_mg = identity.strength_mg or _ratio_mg(ingredient.get("strength"))
+    ingredients = list(objs(medication.get("ingredient")))
     words = [concept_words(c) for c in concepts]
     words.append(text(obj(order.get("medicationReference")).get("display")) or "")
-    words.extend(
-        concept_words(i.get("itemCodeableConcept")) for i in objs(medication.get("ingredient"))
-    )
-    words.extend(
-        text(obj(i.get("itemReference")).get("display")) or ""
-        for i in objs(medication.get("ingredient"))
-    )
     words.append(concept_words(medication.get("form")))
+    for ingredient in ingredients:
+        concept = ingredient.get("itemCodeableConcept")
+        ingredient_words = (
+            concept_words(concept)
+            + " "
+            + (text(obj(ingredient.get("itemReference")).get("display")) or "")
+        )
+        words.append(ingredient_words)
+        known = len(identity.ingredients)
+        _identify_codes(identity, concept)
+        if len(identity.ingredients) == known:
+            _identify_words(identity, ingredient_words.lower())
+        if len(ingredients) == 1:
+            identity.strength_mg = _ratio_mg(ingredient.get("strength"))
     identity.words = " ".join(w for w in words if w).lower()
     if not identity.ingredients:
-        for word in _WORD.findall(identity.words):
-            if word in TEXT_NAMES:
-                identity.add(TEXT_NAMES[word])
+        _identify_words(identity, identity.words)
     return identity
+
+
+def _identify_words(identity: _Identity, words: str) -> None:
+    for word in _WORD.findall(words):
+        if word in TEXT_NAMES:
+            identity.add(TEXT_NAMES[word])
 
 
 def _identify_codes(identity: _Identity, concept: Any) -> None:
@@ -245,7 +253,10 @@ def _is_topical(order: JsonObject, identity: _Identity) -> bool:
     words = f"{identity.words} {route_words.lower()}"
     if _TRANSDERMAL.search(words):
         return False
-    return bool(_TOPICAL_WORDS.search(words) or _PATCH.search(words))
+    # A plain "patch" is topical for lidocaine; for anything else (fentanyl, buprenorphine)
+    # it is a transdermal system, absorbed systemically.
+    lidocaine_patch = "lidocaine" in identity.ingredients and _PATCH.search(words)
+    return bool(_TOPICAL_WORDS.search(words) or lidocaine_patch)
 
 
 def _classes(ingredients: Iterable[str], topical: bool) -> frozenset[TherapyClass]:
@@ -256,7 +267,7 @@ def _classes(ingredients: Iterable[str], topical: bool) -> frozenset[TherapyClas
         if "lidocaine" in names:
             return frozenset({TherapyClass.TOPICAL_LIDOCAINE})
         return frozenset()
-    classes = set()
+    classes: set[TherapyClass] = set()
     for name in names:
         ingredient = INGREDIENTS.get(name)
         if ingredient is not None:

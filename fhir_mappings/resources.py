@@ -21,9 +21,17 @@ class ResourceSet:
     # Medications by every name a reference may use: "Medication/id" and the entry fullUrl.
     medications: dict[str, JsonObject] = field(default_factory=dict)
     skipped: int = 0
+    # The same resource can arrive under two prefetch keys or twice in paged results.
+    seen: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, resource: JsonObject, full_url: str | None = None) -> None:
         resource_type = resource.get("resourceType")
+        resource_id = resource.get("id")
+        if isinstance(resource_id, str):
+            key = (str(resource_type), resource_id)
+            if key in self.seen:
+                return
+            self.seen.add(key)
         if resource_type == "Condition":
             self.conditions.append(resource)
         elif resource_type in ("MedicationRequest", "MedicationStatement"):
