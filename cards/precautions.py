@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cards.models import Card, Indicator
+from cards.models import Action, Card, Indicator, Suggestion
 from cards.source import override_reasons, source
 from cards.wording import bullets, condition_line, names, order_line, shorten
 from fhir_mappings.dose import UnknownDose, fmt
@@ -136,3 +136,38 @@ RENDER: dict[Rule, Callable[[Finding], Card]] = {
     Rule.OPIOID: opioid,
     Rule.TERTIARY_AMINE_TCA: tertiary_amine_tca,
 }
+
+
+def splinting(finding: Finding) -> Card:
+    on_limb = finding.severity.value == "warning"
+    orders = bullets(f"{s.label} ({s.reference})" for s in finding.splints)
+    advice = (
+        "The guideline advises against splinting the residual limb: it increases focus on "
+        "the limb and deconditions its muscles."
+    )
+    deletable = [s for s in finding.splints if "/" in s.reference]
+    suggestions = [
+        Suggestion(
+            label="Remove the splint order",
+            actions=[
+                Action(type="delete", description=f"Remove {s.label}", resourceId=s.reference)
+                for s in deletable
+            ],
+        )
+    ]
+    if on_limb:
+        return Card(
+            summary="Splinting the residual limb: the guideline advises against it",
+            detail=f"**Order:**\n{orders}\n\n{advice}",
+            indicator=Indicator.WARNING,
+            source=source("splinting"),
+            suggestions=suggestions if deletable else None,
+            selectionBehavior="at-most-one" if deletable else None,
+            overrideReasons=override_reasons("not-residual-limb", "benefit-outweighs-risk"),
+        )
+    return Card(
+        summary="Splint order without a site: avoid splinting the residual limb",
+        detail=f"**Order:**\n{orders}\n\nIf this splint is for the residual limb: {advice}",
+        indicator=Indicator.INFO,
+        source=source("splinting"),
+    )

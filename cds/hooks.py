@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from pydantic import ValidationError
 
 from cards.models import Card, CdsResponse
+from cards.orders import order_cards
 from cards.patient_view import patient_view_cards
 from cds.errors import ServiceError
 from cds.models import HookRequest, OrderSelectContext, OrderSignContext, PatientContext
 from cds.patient_data import Fallback, gather
 from cds.services import Hook, Service
-from fhir_mappings.facts import PatientFacts, patient_facts
-from fhir_mappings.resources import collect
+from fhir_mappings.facts import PatientFacts, medication_facts, patient_facts
+from fhir_mappings.medications import MedicationFact
+from fhir_mappings.orders import SplintOrder, splint_order
+from fhir_mappings.resources import ResourceSet, collect
 from guideline.ladder import assess
-from guideline.precautions import ON_CHART_OPEN, Orders, evaluate
+from guideline.precautions import ON_CHART_OPEN, ON_ORDER, Orders, evaluate
+
+Judged = TypeVar("Judged", MedicationFact, SplintOrder)
 
 CONTEXTS: dict[Hook, type[PatientContext]] = {
     Hook.PATIENT_VIEW: PatientContext,
@@ -48,15 +55,45 @@ def _path(location: tuple[int | str, ...]) -> str:
 async def answer(service: Service, request: HookRequest, fallback: Fallback) -> CdsResponse:
     context = parse_context(service, request)
     values = await gather(request, fallback)
-    facts = patient_facts(collect(values.values()))
+    record = collect(values.values())
+    facts = patient_facts(record)
     if not facts.in_scope:
         return CdsResponse(cards=[])
-    return CdsResponse(cards=cards_for(service.hook, facts, context))
+    if service.hook is Hook.PATIENT_VIEW:
+        return CdsResponse(cards=chart_cards(facts, context.patientId))
+    drafts = collect([request.context.get("draftOrders")])
+    orders = orders_to_judge(service.hook, facts, record, drafts, request.context)
+    findings = evaluate(facts, orders, ON_ORDER)
+    at_signing = service.hook is Hook.ORDER_SIGN
+    return CdsResponse(cards=order_cards(findings, facts, context.patientId, at_signing=at_signing))
 
 
-def cards_for(hook: Hook, facts: PatientFacts, context: PatientContext) -> list[Card]:
-    if hook is Hook.PATIENT_VIEW:
-        current = tuple(m for m in facts.medications if m.current)
-        findings = evaluate(facts, Orders(judged=current), ON_CHART_OPEN)
-        return patient_view_cards(facts, assess(facts), findings, context.patientId)
-    return []
+def chart_cards(facts: PatientFacts, patient_id: str) -> list[Card]:
+    current = tuple(m for m in facts.medications if m.current)
+    findings = evaluate(facts, Orders(judged=current), ON_CHART_OPEN)
+    return patient_view_cards(facts, assess(facts), findings, patient_id)
+
+
+def orders_to_judge(
+    hook: Hook,
+    facts: PatientFacts,
+    record: ResourceSet,
+    drafts: ResourceSet,
+    context: dict[str, Any],
+) -> Orders:
+    """order-select judges the selections, with the other drafts beside them; order-sign
+    judges every draft. Active orders a draft revises or replaces are not counted twice."""
+    draft_meds = medication_facts(drafts.medication_orders, record.medications | drafts.medications)
+    splints = tuple(s for s in map(splint_order, drafts.other_orders) if s is not None)
+    selected = set(context.get("selections") or ()) if hook is Hook.ORDER_SELECT else None
+    judged = _pick(draft_meds, selected)
+    others = tuple(m for m in draft_meds if m not in judged)
+    replaced = {m.reference for m in draft_meds} | {m.replaces for m in draft_meds if m.replaces}
+    active = tuple(m for m in facts.medications if m.current and m.reference not in replaced)
+    return Orders(judged=judged, alongside=others + active, splints=_pick(splints, selected))
+
+
+def _pick(orders: tuple[Judged, ...], selected: set[str] | None) -> tuple[Judged, ...]:
+    if selected is None:
+        return orders
+    return tuple(o for o in orders if o.reference in selected)

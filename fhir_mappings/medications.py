@@ -87,6 +87,8 @@ class MedicationFact:
     in_use: Interval | None
     dose: DailyDose | UnknownDose
     rxnorm_code: str | None = None
+    # The active order a revised draft replaces (MedicationRequest.priorPrescription).
+    replaces: str | None = None
 
     @property
     def counts_as_order(self) -> bool:
@@ -145,6 +147,7 @@ def medication_fact(
         in_use=_in_use(order, status_value),
         dose=_dose(order, identity, strength),
         rxnorm_code=identity.rxnorm_code,
+        replaces=text(obj(order.get("priorPrescription")).get("reference")),
     )
 
 

@@ -11,13 +11,24 @@ from fhir_mappings.json_access import JsonObject, obj, objs, text
 
 log = logging.getLogger(__name__)
 
-WANTED = frozenset({"Condition", "MedicationRequest", "MedicationStatement", "Medication"})
+WANTED = frozenset(
+    {
+        "Condition",
+        "MedicationRequest",
+        "MedicationStatement",
+        "Medication",
+        "ServiceRequest",
+        "DeviceRequest",
+    }
+)
 
 
 @dataclass(slots=True)
 class ResourceSet:
     conditions: list[JsonObject] = field(default_factory=list)
     medication_orders: list[JsonObject] = field(default_factory=list)
+    # ServiceRequests and DeviceRequests: the order hooks check them for splinting.
+    other_orders: list[JsonObject] = field(default_factory=list)
     # Medications by every name a reference may use: "Medication/id" and the entry fullUrl.
     medications: dict[str, JsonObject] = field(default_factory=dict)
     skipped: int = 0
@@ -36,6 +47,8 @@ class ResourceSet:
             self.conditions.append(resource)
         elif resource_type in ("MedicationRequest", "MedicationStatement"):
             self.medication_orders.append(resource)
+        elif resource_type in ("ServiceRequest", "DeviceRequest"):
+            self.other_orders.append(resource)
         elif resource_type == "Medication":
             resource_id = text(resource.get("id"))
             if resource_id:

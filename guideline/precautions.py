@@ -15,6 +15,7 @@ from fhir_mappings.conditions import ConditionFact
 from fhir_mappings.dose import DailyDose, UnknownDose
 from fhir_mappings.facts import PatientFacts
 from fhir_mappings.medications import MedicationFact
+from fhir_mappings.orders import SplintOrder, SplintSite
 from fhir_mappings.terminology import INGREDIENTS, Amine, TherapyClass
 
 TCA_DAILY_LIMIT_MG = 100.0  # "dosages preferably kept below 100 mg/day"
@@ -27,6 +28,7 @@ class Rule(StrEnum):
     TCA_CV_RISK = "tca-cv-risk"
     OPIOID = "opioid"
     TERTIARY_AMINE_TCA = "tertiary-amine-tca"
+    SPLINTING = "splinting"
 
 
 class Severity(StrEnum):
@@ -43,12 +45,14 @@ class Finding:
     conditions: tuple[ConditionFact, ...] = ()
     doses: tuple[tuple[MedicationFact, DailyDose], ...] = field(default=())
     total_mg_per_day: float | None = None
+    splints: tuple[SplintOrder, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Orders:
     judged: tuple[MedicationFact, ...]
     alongside: tuple[MedicationFact, ...] = ()
+    splints: tuple[SplintOrder, ...] = ()
 
 
 def tca_and_heart(facts: PatientFacts, orders: Orders) -> list[Finding]:
@@ -107,6 +111,18 @@ def tertiary_amine_tca(facts: PatientFacts, orders: Orders) -> list[Finding]:
     return [Finding(Rule.TERTIARY_AMINE_TCA, Severity.INFO, tertiary)] if tertiary else []
 
 
+def splinting(facts: PatientFacts, orders: Orders) -> list[Finding]:
+    """Avoid splinting the residual limb; a splint whose site is not stated may be one."""
+    findings = []
+    on_limb = tuple(s for s in orders.splints if s.site is SplintSite.RESIDUAL_LIMB)
+    unstated = tuple(s for s in orders.splints if s.site is SplintSite.NOT_STATED)
+    if on_limb:
+        findings.append(Finding(Rule.SPLINTING, Severity.WARNING, (), splints=on_limb))
+    if unstated:
+        findings.append(Finding(Rule.SPLINTING, Severity.INFO, (), splints=unstated))
+    return findings
+
+
 Check = Callable[[PatientFacts, Orders], list[Finding]]
 
 # Precautions already true of the active medication, shown when the chart opens.
@@ -118,6 +134,7 @@ ON_ORDER: tuple[Check, ...] = (
     tca_and_risk_factors,
     opioid,
     tertiary_amine_tca,
+    splinting,
 )
 
 

@@ -1,0 +1,439 @@
+"""order-select and order-sign: the precautions of GUIDELINE §4 on draft orders."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conformance import assert_conformant
+from tests.conftest import load_example
+from tests.fhir import SERVICE_IDS, SNOMED, bundle, condition, dosage, hook_request, med, plp
+
+NORTRIPTYLINE_25 = "317136"
+AMITRIPTYLINE_25 = "856834"
+DESIPRAMINE_25 = "1099300"
+GABAPENTIN_300 = "310431"
+DULOXETINE_30 = "596930"
+OXYCODONE_5 = "1049621"
+
+HEART_FAILURE = condition("I50.9", id="hf")
+AV_BLOCK = condition("270492004", SNOMED, id="avb")
+HYPERTENSION = condition("I10", id="htn")
+
+
+def draft(code: str | None = None, *, id: str, **kwargs: Any) -> dict[str, Any]:
+    return med(code, id=id, status="draft", **kwargs)
+
+
+def sign(
+    client: TestClient,
+    drafts: list[dict[str, Any]],
+    conditions: tuple[dict[str, Any], ...] = (),
+    active: tuple[dict[str, Any], ...] = (),
+) -> list[dict[str, Any]]:
+    body = hook_request(
+        "order-sign",
+        conditions=bundle(plp(), *conditions),
+        medications=bundle(*active),
+        draftOrders=bundle(*drafts, type="collection"),
+    )
+    return post(client, "order-sign", body)
+
+
+def select(
+    client: TestClient,
+    drafts: list[dict[str, Any]],
+    selections: list[str],
+    conditions: tuple[dict[str, Any], ...] = (),
+    active: tuple[dict[str, Any], ...] = (),
+) -> list[dict[str, Any]]:
+    body = hook_request(
+        "order-select",
+        conditions=bundle(plp(), *conditions),
+        medications=bundle(*active),
+        draftOrders=bundle(*drafts, type="collection"),
+        selections=selections,
+    )
+    return post(client, "order-select", body)
+
+
+def post(client: TestClient, hook: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    response = client.post(f"/cds-services/{SERVICE_IDS[hook]}", json=body)
+    assert response.status_code == 200, response.text
+    assert_conformant(response.json())
+    return response.json()["cards"]
+
+
+def topics(cards: list[dict[str, Any]]) -> list[str]:
+    return [c["source"]["topic"]["code"] for c in cards]
+
+
+def by_topic(cards: list[dict[str, Any]], topic: str) -> dict[str, Any]:
+    [card] = [c for c in cards if c["source"]["topic"]["code"] == topic]
+    return card
+
+
+ONE_A_DAY = [dosage(1, "{capsule}")]
+
+
+class TestTcaAndTheHeart:
+    def test_tca_for_cardiac_disease_is_a_warning(self, client: TestClient) -> None:
+        cards = sign(
+            client, [draft(NORTRIPTYLINE_25, id="d1", dosages=ONE_A_DAY)], (HEART_FAILURE,)
+        )
+        card = by_topic(cards, "tca-heart")
+        assert card["indicator"] == "warning"
+        assert "Condition/hf" in card["detail"] and "MedicationRequest/d1" in card["detail"]
+
+    def test_tca_for_a_conduction_abnormality_is_critical(self, client: TestClient) -> None:
+        cards = sign(client, [draft(NORTRIPTYLINE_25, id="d1", dosages=ONE_A_DAY)], (AV_BLOCK,))
+        assert by_topic(cards, "tca-heart")["indicator"] == "critical"
+
+    def test_long_qt_is_critical(self, client: TestClient) -> None:
+        cards = sign(
+            client, [draft(NORTRIPTYLINE_25, id="d1", dosages=ONE_A_DAY)], (condition("I45.81"),)
+        )
+        assert by_topic(cards, "tca-heart")["indicator"] == "critical"
+
+    def test_any_tca_counts_not_only_the_suggested_ones(self, client: TestClient) -> None:
+        cards = sign(
+            client,
+            [draft(text="Imipramine 25 mg tablet", id="d1", dosages=ONE_A_DAY)],
+            (HEART_FAILURE,),
+        )
+        assert "tca-heart" in topics(cards)
+
+    def test_no_heart_condition_no_card(self, client: TestClient) -> None:
+        cards = sign(client, [draft(NORTRIPTYLINE_25, id="d1", dosages=ONE_A_DAY)])
+        assert "tca-heart" not in topics(cards)
+
+    def test_a_topical_compound_is_not_a_systemic_tca(self, client: TestClient) -> None:
+        compound = draft(
+            text="Amitriptyline 2% / ketamine 1% cream",
+            id="d1",
+            dosageInstruction=[{"route": {"text": "Topical"}}],
+        )
+        assert sign(client, [compound], (AV_BLOCK,)) == []
+
+    @pytest.mark.parametrize("code", [DULOXETINE_30, GABAPENTIN_300, "313583", "483450"])
+    def test_snri_or_gabapentinoid_for_a_cardiac_patient_raises_nothing(
+        self, client: TestClient, code: str
+    ) -> None:
+        assert (
+            sign(client, [draft(code, id="d1", dosages=ONE_A_DAY)], (HEART_FAILURE, AV_BLOCK)) == []
+        )
+
+    def test_swap_suggestion_deletes_the_draft_and_creates_an_snri(
+        self, client: TestClient
+    ) -> None:
+        card = by_topic(
+            sign(client, [draft(NORTRIPTYLINE_25, id="d1", dosages=ONE_A_DAY)], (HEART_FAILURE,)),
+            "tca-heart",
+        )
+        assert card["selectionBehavior"] == "at-most-one"
+        assert [s["label"] for s in card["suggestions"]] == [
+            "Replace with duloxetine",
+            "Replace with venlafaxine",
+        ]
+        delete, create = card["suggestions"][0]["actions"]
+        assert delete == {
+            "type": "delete",
+            "description": delete["description"],
+            "resourceId": "MedicationRequest/d1",
+        }
+        assert create["type"] == "create"
+        assert create["resource"]["medicationCodeableConcept"]["coding"][0]["code"] == "596926"
+        assert create["resource"]["status"] == "draft"
+
+    def test_a_draft_without_an_id_gets_no_swap(self, client: TestClient) -> None:
+        order = draft(NORTRIPTYLINE_25, id="x", dosages=ONE_A_DAY)
+        del order["id"]
+        card = by_topic(sign(client, [order], (HEART_FAILURE,)), "tca-heart")
+        assert "suggestions" not in card
+
+
+class TestTcaDose:
+    def test_draft_above_100_mg(self, client: TestClient) -> None:
+        cards = sign(
+            client,
+            [draft(NORTRIPTYLINE_25, id="d1", dosages=[dosage(2, "{capsule}", frequency=3)])],
+        )
+        card = by_topic(cards, "tca-dose")
+        assert card["indicator"] == "warning"
+        assert "150 mg/day" in card["summary"]
+        assert "2 × 25 mg × 3 per 1 d (3/day) = 150 mg/day" in card["detail"]
+
+    def test_exactly_100_mg_is_not_above(self, client: TestClient) -> None:
+        assert "tca-dose" not in topics(
+            sign(
+                client, [draft(NORTRIPTYLINE_25, id="d1", dosages=[dosage(50, "mg", frequency=2)])]
+            )
+        )
+
+    def test_drafts_and_active_tcas_are_summed(self, client: TestClient) -> None:
+        active = med("198046", id="a1", dosages=[dosage(1, "{capsule}")])  # 50 mg/day
+        cards = sign(
+            client,
+            [draft(DESIPRAMINE_25, id="d1", dosages=[dosage(1, "{tbl}", frequency=3)])],
+            active=(active,),
+        )
+        card = by_topic(cards, "tca-dose")
+        assert "125 mg/day" in card["summary"]
+        assert "MedicationRequest/a1" in card["detail"] and "MedicationRequest/d1" in card["detail"]
+
+    def test_an_order_replaced_by_a_draft_is_not_counted_twice(self, client: TestClient) -> None:
+        active = med("198046", id="a1", dosages=[dosage(1, "{capsule}")])
+        revised = draft("198046", id="d1", dosages=[dosage(1, "{capsule}", frequency=2)])
+        revised["priorPrescription"] = {"reference": "MedicationRequest/a1"}
+        assert "tca-dose" not in topics(sign(client, [revised], active=(active,)))
+
+    def test_a_revision_re_signed_under_the_same_id_is_not_counted_twice(
+        self, client: TestClient
+    ) -> None:
+        active = med("198046", id="a1", dosages=[dosage(1, "{capsule}", frequency=2)])
+        revised = med(
+            "198046", id="a1", status="active", dosages=[dosage(1, "{capsule}", frequency=2)]
+        )
+        assert "tca-dose" not in topics(sign(client, [revised], active=(active,)))
+
+    def test_unknown_dose_at_signing_is_a_warning(self, client: TestClient) -> None:
+        card = by_topic(sign(client, [draft(NORTRIPTYLINE_25, id="d1")]), "tca-dose")
+        assert card["indicator"] == "warning"
+        assert "could not be verified" in card["summary"]
+        assert "no dosage instructions" in card["detail"]
+
+    def test_unknown_dose_at_selection_is_a_note_for_signing(self, client: TestClient) -> None:
+        card = by_topic(
+            select(client, [draft(NORTRIPTYLINE_25, id="d1")], ["MedicationRequest/d1"]), "tca-dose"
+        )
+        assert card["indicator"] == "info"
+        assert "will run at signing" in card["summary"]
+
+    def test_a_known_total_above_100_wins_over_an_unknown_part(self, client: TestClient) -> None:
+        drafts = [
+            draft(NORTRIPTYLINE_25, id="d1", dosages=[dosage(125, "mg")]),
+            draft(DESIPRAMINE_25, id="d2"),
+        ]
+        cards = sign(client, drafts)
+        assert "above the 100 mg/day" in by_topic(cards, "tca-dose")["summary"]
+
+
+class TestOtherChecks:
+    def test_tca_with_risk_factors_is_info_with_an_snri_swap(self, client: TestClient) -> None:
+        cards = sign(client, [draft(NORTRIPTYLINE_25, id="d1", dosages=ONE_A_DAY)], (HYPERTENSION,))
+        card = by_topic(cards, "tca-cv-risk")
+        assert card["indicator"] == "info"
+        assert card["suggestions"][0]["actions"][0]["resourceId"] == "MedicationRequest/d1"
+
+    def test_risk_factors_with_heart_disease_give_the_heart_card_only(
+        self, client: TestClient
+    ) -> None:
+        cards = sign(
+            client,
+            [draft(NORTRIPTYLINE_25, id="d1", dosages=ONE_A_DAY)],
+            (HYPERTENSION, HEART_FAILURE),
+        )
+        assert topics(cards) == ["tca-heart"]
+
+    def test_opioid_caution(self, client: TestClient) -> None:
+        card = by_topic(sign(client, [draft(OXYCODONE_5, id="d1")]), "opioid")
+        assert card["indicator"] == "warning"
+        assert "dependency" in card["detail"] and "hyperalgesia" in card["detail"]
+
+    @pytest.mark.parametrize("code", [GABAPENTIN_300, DULOXETINE_30])
+    def test_no_opioid_no_caution(self, client: TestClient, code: str) -> None:
+        assert sign(client, [draft(code, id="d1")]) == []
+
+    def test_amitriptyline_gets_a_note_with_secondary_amine_swaps(self, client: TestClient) -> None:
+        card = by_topic(
+            sign(client, [draft(AMITRIPTYLINE_25, id="d1", dosages=ONE_A_DAY)]),
+            "tertiary-amine-tca",
+        )
+        assert card["indicator"] == "info"
+        assert [s["label"] for s in card["suggestions"]] == [
+            "Replace with nortriptyline",
+            "Replace with desipramine",
+        ]
+
+    def test_no_secondary_amine_swap_when_the_heart_is_a_concern(self, client: TestClient) -> None:
+        cards = sign(
+            client, [draft(AMITRIPTYLINE_25, id="d1", dosages=ONE_A_DAY)], (HEART_FAILURE,)
+        )
+        assert "suggestions" not in by_topic(cards, "tertiary-amine-tca")
+
+    def test_nortriptyline_gets_no_tertiary_note(self, client: TestClient) -> None:
+        assert sign(client, [draft(NORTRIPTYLINE_25, id="d1", dosages=ONE_A_DAY)]) == []
+
+    def test_splinting_the_residual_limb(self, client: TestClient) -> None:
+        splint = {
+            "resourceType": "DeviceRequest",
+            "id": "s1",
+            "status": "draft",
+            "intent": "order",
+            "codeCodeableConcept": {"text": "Immobilisation splint"},
+            "subject": {"reference": "Patient/pat-1"},
+            "note": [{"text": "for the stump"}],
+        }
+        card = by_topic(sign(client, [splint]), "splinting")
+        assert card["indicator"] == "warning"
+        assert card["suggestions"][0]["actions"] == [
+            {
+                "type": "delete",
+                "description": "Remove Immobilisation splint",
+                "resourceId": "DeviceRequest/s1",
+            }
+        ]
+
+    def test_a_splint_without_a_site_gets_a_note(self, client: TestClient) -> None:
+        splint = {
+            "resourceType": "ServiceRequest",
+            "id": "s1",
+            "status": "draft",
+            "intent": "order",
+            "code": {"text": "Splinting"},
+            "subject": {"reference": "Patient/pat-1"},
+        }
+        assert by_topic(sign(client, [splint]), "splinting")["indicator"] == "info"
+
+    def test_a_splint_elsewhere_or_another_service_raises_nothing(self, client: TestClient) -> None:
+        wrist = {
+            "resourceType": "ServiceRequest",
+            "id": "s1",
+            "status": "draft",
+            "intent": "order",
+            "code": {"text": "Wrist splint"},
+            "bodySite": [{"text": "Right wrist"}],
+            "subject": {"reference": "Patient/pat-1"},
+        }
+        physio = {
+            "resourceType": "ServiceRequest",
+            "id": "s2",
+            "status": "draft",
+            "intent": "order",
+            "code": {"text": "Mirror therapy"},
+            "subject": {"reference": "Patient/pat-1"},
+        }
+        assert sign(client, [wrist, physio]) == []
+
+
+class TestSelections:
+    def test_only_selected_orders_are_judged(self, client: TestClient) -> None:
+        drafts = [
+            draft(NORTRIPTYLINE_25, id="tca", dosages=ONE_A_DAY),
+            draft(GABAPENTIN_300, id="gaba"),
+        ]
+        assert select(client, drafts, ["MedicationRequest/gaba"], (HEART_FAILURE,)) == []
+        assert topics(select(client, drafts, ["MedicationRequest/tca"], (HEART_FAILURE,))) == [
+            "tca-heart"
+        ]
+
+    def test_other_drafts_count_toward_the_dose(self, client: TestClient) -> None:
+        drafts = [
+            draft(NORTRIPTYLINE_25, id="d1", dosages=[dosage(2, "{capsule}")]),
+            draft(DESIPRAMINE_25, id="d2", dosages=[dosage(3, "{tbl}")]),
+        ]
+        card = by_topic(select(client, drafts, ["MedicationRequest/d1"]), "tca-dose")
+        assert "125 mg/day" in card["summary"]
+
+    def test_order_sign_judges_every_draft(self, client: TestClient) -> None:
+        drafts = [draft(GABAPENTIN_300, id="gaba"), draft(OXYCODONE_5, id="oxy")]
+        assert topics(sign(client, drafts)) == ["opioid"]
+
+    def test_selections_are_required_at_order_select(self, client: TestClient) -> None:
+        body = hook_request(
+            "order-select", conditions=bundle(plp()), draftOrders=bundle(type="collection")
+        )
+        response = client.post(f"/cds-services/{SERVICE_IDS['order-select']}", json=body)
+        assert response.status_code == 422
+        assert "context.selections" in response.text
+
+    def test_draft_orders_must_be_a_bundle(self, client: TestClient) -> None:
+        body = hook_request(
+            "order-sign", conditions=bundle(plp()), draftOrders={"resourceType": "Patient"}
+        )
+        response = client.post(f"/cds-services/{SERVICE_IDS['order-sign']}", json=body)
+        assert response.status_code == 422
+        assert "draftOrders" in response.text
+
+
+def test_out_of_scope_patients_get_no_cards(client: TestClient) -> None:
+    body = hook_request(
+        "order-sign",
+        conditions=bundle(condition("G54.7"), HEART_FAILURE),
+        draftOrders=bundle(
+            draft(NORTRIPTYLINE_25, id="d1", dosages=[dosage(200, "mg")]), type="collection"
+        ),
+    )
+    assert post(client, "order-sign", body) == []
+
+
+def apply(suggestion: dict[str, Any], drafts: dict[str, Any]) -> dict[str, Any]:
+    """What an EHR does when a clinician accepts a suggestion: deletes, then creates."""
+    result = copy.deepcopy(drafts)
+    ids = itertools.count(1)
+    for action in suggestion["actions"]:
+        if action["type"] == "delete":
+            result["entry"] = [
+                e
+                for e in result["entry"]
+                if f"{e['resource']['resourceType']}/{e['resource'].get('id')}"
+                != action["resourceId"]
+            ]
+        else:
+            created = copy.deepcopy(action["resource"]) | {"id": f"accepted-{next(ids)}"}
+            result["entry"].append({"resource": created})
+    return result
+
+
+@pytest.mark.parametrize("example", ["order-select.json", "order-sign.json"])
+def test_accepting_any_suggestion_does_not_raise_the_same_card_again(
+    client: TestClient, example: str
+) -> None:
+    body = load_example(example)
+    hook = body["hook"]
+    first = post(client, hook, body)
+    accepted = 0
+    for card in first:
+        for suggestion in card.get("suggestions", []):
+            again = copy.deepcopy(body)
+            again["context"]["draftOrders"] = apply(suggestion, body["context"]["draftOrders"])
+            if hook == "order-select":
+                created = [
+                    e["resource"]
+                    for e in again["context"]["draftOrders"]["entry"]
+                    if e["resource"]["id"].startswith("accepted")
+                ]
+                kept = [
+                    s
+                    for s in body["context"]["selections"]
+                    if s not in {a.get("resourceId") for a in suggestion["actions"]}
+                ]
+                again["context"]["selections"] = kept + [
+                    f"{r['resourceType']}/{r['id']}" for r in created
+                ]
+            assert card["source"]["topic"]["code"] not in topics(post(client, hook, again))
+            accepted += 1
+    assert accepted >= 2
+
+
+def test_the_order_select_example(client: TestClient) -> None:
+    cards = post(client, "order-select", load_example("order-select.json"))
+    assert [(c["indicator"], c["source"]["topic"]["code"]) for c in cards] == [
+        ("critical", "tca-heart"),
+        ("info", "tertiary-amine-tca"),
+    ]
+
+
+def test_the_order_sign_example(client: TestClient) -> None:
+    cards = post(client, "order-sign", load_example("order-sign.json"))
+    assert [(c["indicator"], c["source"]["topic"]["code"]) for c in cards] == [
+        ("warning", "tca-dose"),
+        ("warning", "opioid"),
+        ("warning", "splinting"),
+        ("info", "tca-cv-risk"),
+    ]
+    assert "125 mg/day" in cards[0]["summary"]
