@@ -212,8 +212,10 @@ def test_a_malformed_resource_in_a_bundle_is_skipped_not_fatal(
     broken["contained"] = "not a list"
     value = bundle(med("317136", id="fine"), broken)
     value["entry"].extend([{"resource": "text"}, {"no": "resource"}, 42])
-    found = collect([value, "not even an object"])
+    with caplog.at_level("WARNING"):
+        found = collect([value, "not even an object"])
     assert found.skipped == 4
+    assert sum("skipped" in r.message for r in caplog.records) == 4
     facts = patient_facts(found)
     assert {m.reference for m in facts.medications} == {
         "MedicationRequest/fine",
