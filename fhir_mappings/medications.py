@@ -9,8 +9,8 @@ amitriptyline compound is not a systemic TCA).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -114,6 +114,7 @@ class _Identity:
     strength_mg: float | None = None
     rxnorm_code: str | None = None
     words: str = ""
+    group_classes: set[TherapyClass] = field(default_factory=set)
 
     def add(self, ingredient: str) -> None:
         if ingredient not in self.ingredients:
@@ -129,7 +130,7 @@ def medication_fact(
     if not identity.ingredients:
         return None
     topical = _is_topical(order, identity)
-    classes = _classes(identity.ingredients, topical)
+    classes = _classes(identity, topical)
     strength = identity.strength_mg
     if strength is None and identity.drug is not None and len(identity.drug.strengths_mg) == 1:
         strength = identity.drug.strengths_mg[0][1]
@@ -215,13 +216,15 @@ def _identify_codes(identity: _Identity, concept: Any) -> None:
                 identity.add(RXNORM_INGREDIENTS[code])
                 identity.rxnorm_code = identity.rxnorm_code or code
         elif system == ATC:
-            name = ATC_CODES.get(code.upper())
-            if name is not None:
-                identity.add(name)
-            else:
-                for prefix, therapy_class in ATC_CLASS_PREFIXES.items():
-                    if code.upper().startswith(prefix):
-                        identity.add(f"{therapy_class.value} (ATC {code})")
+            atc_name = ATC_CODES.get(code.upper())
+            if atc_name is not None:
+                identity.add(atc_name)
+                continue
+            for prefix, therapy_class in ATC_CLASS_PREFIXES.items():
+                if code.upper().startswith(prefix):
+                    # A member of a one-class group: its class is known, its name is not.
+                    identity.add(f"ATC {code}")
+                    identity.group_classes.add(therapy_class)
 
 
 def _ratio_mg(strength: Any) -> float | None:
@@ -262,24 +265,23 @@ def _is_topical(order: JsonObject, identity: _Identity) -> bool:
     return bool(_TOPICAL_WORDS.search(words) or lidocaine_patch)
 
 
-def _classes(ingredients: Iterable[str], topical: bool) -> frozenset[TherapyClass]:
-    names = set(ingredients)
+def _classes(identity: _Identity, topical: bool) -> frozenset[TherapyClass]:
+    names = set(identity.ingredients)
     if topical:
-        if names & _TOPICAL_COMPOUND_PARTS:
+        if names & _TOPICAL_COMPOUND_PARTS or TherapyClass.TCA in identity.group_classes:
             return frozenset({TherapyClass.TOPICAL_COMPOUND})
         if "lidocaine" in names:
             return frozenset({TherapyClass.TOPICAL_LIDOCAINE})
         return frozenset()
-    classes: set[TherapyClass] = set()
+    classes = set(identity.group_classes)
     for name in names:
         ingredient = INGREDIENTS.get(name)
-        if ingredient is not None:
-            if ingredient.therapy_class is not TherapyClass.TOPICAL_LIDOCAINE:
-                classes.add(ingredient.therapy_class)
-        else:
-            for therapy_class in TherapyClass:
-                if name.startswith(f"{therapy_class.value} (ATC"):
-                    classes.add(therapy_class)
+        # Lidocaine given any way but topically is outside the guideline.
+        if (
+            ingredient is not None
+            and ingredient.therapy_class is not TherapyClass.TOPICAL_LIDOCAINE
+        ):
+            classes.add(ingredient.therapy_class)
     return frozenset(classes)
 
 
