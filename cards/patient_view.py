@@ -45,6 +45,11 @@ SUMMARY: dict[Step, str] = {
     Step.SECOND_LINE: "Phantom limb pain, refractory: consider spinal cord stimulation and a "
     "multidisciplinary approach",
 }
+NEXT_TEXT_HEART = (
+    "If relief is insufficient or side effects are intolerable, add or switch to an SNRI "
+    "(duloxetine or venlafaxine). For a partial response, combine agents from different "
+    "first-line classes."
+)
 SUMMARY_HEART = "Phantom limb pain, step 1: if relief is insufficient, add or switch to an SNRI"
 SUMMARY_START_AGAIN = "Phantom limb pain: consider gabapentin or pregabalin, the first-line start"
 
@@ -85,6 +90,10 @@ def _summary(assessment: Assessment) -> str:
     return SUMMARY[assessment.step]
 
 
+def _next_text(assessment: Assessment) -> str:
+    return NEXT_TEXT_HEART if assessment.tca_withheld_for_heart else NEXT_TEXT[assessment.step]
+
+
 def _detail(facts: PatientFacts, assessment: Assessment, findings: list[Finding]) -> str:
     tried = [
         f"{CLASS_NAMES[therapy_class]}: {order_line(m)}"
@@ -94,7 +103,7 @@ def _detail(facts: PatientFacts, assessment: Assessment, findings: list[Finding]
     sections = [
         f"**{STEP_TEXT[assessment.step]}**",
         "**Tried so far:**\n" + (bullets(tried) if tried else "- nothing the guideline names"),
-        f"**Next, per the guideline:** {NEXT_TEXT[assessment.step]}",
+        f"**Next, per the guideline:** {_next_text(assessment)}",
     ]
     if assessment.tca_withheld_for_heart:
         sections.append(

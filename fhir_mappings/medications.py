@@ -52,7 +52,8 @@ _TOPICAL_WORDS = re.compile(
 )
 _PATCH = re.compile(r"\bpatch(es)?\b")
 _TRANSDERMAL = re.compile(r"\btransdermal\b")
-_WORD = re.compile(r"[a-z]+")
+# One pass over the text for every known name, longest first.
+_NAMES = re.compile(r"\b(" + "|".join(sorted(TEXT_NAMES, key=len, reverse=True)) + r")\b")
 _STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|mcg|µg|ug|g)\b")
 _STRENGTH_FACTOR = {"mg": 1.0, "g": 1000.0, "mcg": 0.001, "µg": 0.001, "ug": 0.001}
 _TOPICAL_COMPOUND_PARTS = frozenset({"ketamine"}) | {
@@ -198,9 +199,8 @@ def _identify(order: JsonObject, medication: JsonObject) -> _Identity:
 
 
 def _identify_words(identity: _Identity, words: str) -> None:
-    for word in _WORD.findall(words):
-        if word in TEXT_NAMES:
-            identity.add(TEXT_NAMES[word])
+    for name in _NAMES.findall(words):
+        identity.add(TEXT_NAMES[name])
 
 
 def _identify_codes(identity: _Identity, concept: Any) -> None:

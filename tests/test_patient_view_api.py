@@ -44,6 +44,7 @@ def test_the_example_request_gets_the_expected_card(client: TestClient) -> None:
     )
     assert "MedicationRequest/gaba" in card["detail"]
     assert "Condition/hf" in card["detail"]
+    assert "nortriptyline" not in card["detail"]
     assert card["selectionBehavior"] == "any"
     labels = [s["label"] for s in card["suggestions"]]
     assert labels == ["Duloxetine", "Venlafaxine", "Lidocaine 5% patch to the residual limb"]
