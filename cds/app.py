@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from cds.errors import ServiceError, operation_outcome
+from cds.lifespan import lifespan
 from cds.patient_data import prefetch_only
 from cds.responses import JsonResponse
 from cds.routes import router
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=JsonResponse,
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.fallback = prefetch_only
