@@ -13,6 +13,7 @@ from cds.lifespan import lifespan
 from cds.patient_data import prefetch_only
 from cds.responses import JsonResponse
 from cds.routes import router
+from cds.security import install_security
 from cds.settings import Settings, get_settings
 
 log = logging.getLogger("cds")
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.fallback = prefetch_only
     app.include_router(router)
     _add_error_handlers(app)
+    install_security(app, settings)
     return app
 
 

@@ -12,7 +12,9 @@ from typing import Any
 from cds.errors import ServiceError
 from cds.models import HookRequest
 
-MAX_BUNDLE_ENTRIES = 10_000
+# Generous for one patient's Conditions and medication orders, and low enough that the
+# guideline's pairwise comparison of first-line orders (quadratic) stays near a second.
+MAX_BUNDLE_ENTRIES = 5_000
 
 
 def check_entry_counts(request: HookRequest) -> None:
