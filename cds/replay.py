@@ -53,8 +53,10 @@ class RedisReplayStore:
         self._prefix = prefix
 
     @classmethod
-    def from_url(cls, url: str, prefix: str) -> RedisReplayStore:
-        return cls(Redis.from_url(url), prefix)
+    def from_url(cls, url: str, prefix: str, timeout_s: float = 2.0) -> RedisReplayStore:
+        # Bounded, so a stalled Redis refuses calls (fail closed) instead of hanging them.
+        redis = Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        return cls(redis, prefix)
 
     async def first_use(self, key: str, ttl_s: int) -> bool:
         return bool(await self._redis.set(f"{self._prefix}{key}", b"1", nx=True, ex=ttl_s))

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 import respx
@@ -52,7 +53,8 @@ def public_set(*keys: Key) -> dict[str, Any]:
     return {"keys": [key.as_dict(private=False) for key in keys]}
 
 
-EC = ec_key("ehr-ec-1")
+EC_KID = "ehr-ec-1"
+EC = ec_key(EC_KID)
 EC_ROTATED = ec_key("ehr-ec-2")
 EC_ALT = ec_key("ehr-alt-1")
 RSA = rsa_key("static-rsa-1")
@@ -84,7 +86,7 @@ def b64(value: dict[str, Any]) -> str:
 
 
 def unsigned_token(**claim_values: Any) -> str:
-    return f"{b64({'alg': 'none', 'kid': EC.kid, 'typ': 'JWT'})}.{b64(claims(**claim_values))}."
+    return f"{b64({'alg': 'none', 'kid': EC_KID, 'typ': 'JWT'})}.{b64(claims(**claim_values))}."
 
 
 @pytest.fixture
@@ -122,12 +124,14 @@ def example() -> dict[str, Any]:
     return load_example("patient-view.json")
 
 
-def call(client: TestClient, example: dict[str, Any], jwt_text: str | None, path: str = HOOK):
+def call(
+    client: TestClient, example: dict[str, Any], jwt_text: str | None, path: str = HOOK
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {jwt_text}"} if jwt_text is not None else {}
     return client.post(path, json=example, headers=headers)
 
 
-def assert_refused(response: Any) -> None:
+def assert_refused(response: httpx.Response) -> None:
     assert response.status_code == 401
     assert response.json() == UNAUTHORIZED
     assert response.headers["www-authenticate"] == "Bearer"
@@ -215,14 +219,14 @@ def test_made_up_kids_do_not_hammer_the_jwks_endpoint(
 
 
 def hs256_token() -> str:
-    secret = OctKey.generate_key(256, parameters={"kid": EC.kid})
+    secret = OctKey.generate_key(256, parameters={"kid": EC_KID})
     return jwt.encode(
-        {"alg": "HS256", "kid": EC.kid, "typ": "JWT"}, claims(), secret, algorithms=["HS256"]
+        {"alg": "HS256", "kid": EC_KID, "typ": "JWT"}, claims(), secret, algorithms=["HS256"]
     )
 
 
 def p256_key() -> ECKey:
-    return ECKey.generate_key("P-256", parameters={"kid": EC.kid})
+    return ECKey.generate_key("P-256", parameters={"kid": EC_KID})
 
 
 # Each token breaks exactly one rule; the logged reason shows it was refused for that rule.
@@ -233,7 +237,7 @@ REFUSED: dict[str, tuple[Any, str]] = {
     "alg RS256": (lambda: token(RSA, "RS256", iss=STATIC_ISS), "alg 'RS256'"),
     "no kid": (lambda: token(header={"kid": None}), "no kid"),
     "unknown kid": (lambda: token(ec_key("nobody-has-this")), "no key with kid 'nobody-has-this'"),
-    "other key, same kid": (lambda: token(ec_key(EC.kid)), "signature not verified"),
+    "other key, same kid": (lambda: token(ec_key(EC_KID)), "signature not verified"),
     "typ not JWT": (lambda: token(header={"typ": "at+jwt"}), "typ 'at+jwt'"),
     "aud another service": (lambda: token(aud=f"{BASE}/cds-services/other"), "'aud'"),
     "aud another base": (lambda: token(aud=f"https://cds.example.net{HOOK}"), "'aud'"),

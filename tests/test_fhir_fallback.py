@@ -13,6 +13,9 @@ import httpx
 import pytest
 import respx
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from cds.allowlist import is_allowed
 from cds.app import create_app
@@ -375,7 +378,9 @@ def test_read_timeout_is_a_412_without_retry(
     assert route.call_count == 1
 
 
-def test_overall_deadline_bounds_a_hanging_server(ehr: respx.MockRouter, example: dict) -> None:
+def test_overall_deadline_bounds_a_hanging_server(
+    ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
     settings = Settings(cds_fhir_allowlist=FHIR, cds_fhir_timeout_s=0.3)
 
     async def hang(request: httpx.Request) -> httpx.Response:
@@ -547,3 +552,37 @@ def test_shared_client_is_closed_on_shutdown(settings: Settings) -> None:
 )
 def test_allowlist_prefixes_match_at_url_boundaries(url: str, allowed: bool) -> None:
     assert is_allowed(url, ("https://fhir.example.org/r4",)) is allowed
+
+
+# -- property: whatever the FHIR server answers, no 5xx -----------------------------------
+
+FHIR_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=20,
+)
+FHIR_RESOURCES = st.fixed_dictionaries(
+    {"resourceType": st.sampled_from(["Bundle", "Condition", "Medication", "OperationOutcome"])},
+    optional={
+        "entry": FHIR_JSON | st.lists(st.fixed_dictionaries({}, optional={"resource": FHIR_JSON})),
+        "link": FHIR_JSON
+        | st.just([{"relation": "next", "url": f"{FHIR}/Condition?patient={PATIENT}&p=2"}]),
+        "id": FHIR_JSON,
+    },
+)
+
+
+@hypothesis_settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    answer=FHIR_RESOURCES | FHIR_JSON,
+    status=st.sampled_from([200, 200, 200, 201, 204, 301, 404, 500]),
+)
+def test_no_fhir_server_answer_gets_a_5xx(
+    client: TestClient, example: dict[str, Any], answer: Any, status: int
+) -> None:
+    with respx.mock(assert_all_called=False) as ehr:
+        ehr.route(url__startswith=FHIR).respond(status, json=answer)
+        response = client.post(HOOK, json=hook_request(example, "conditions", "medications"))
+    assert response.status_code in (200, 412), response.text

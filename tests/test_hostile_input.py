@@ -279,16 +279,14 @@ def mutate(request: dict[str, Any], path: tuple[str | int, ...], value: Any) -> 
     mutated = copy.deepcopy(request)
     target: Any = mutated
     for part in path[:-1]:
-        if (isinstance(target, dict) and part in target) or (
-            isinstance(target, list) and isinstance(part, int) and part < len(target)
-        ):
+        try:
             target = target[part]
-        else:
+        except (KeyError, IndexError, TypeError):
             return mutated
     if isinstance(target, dict) or (
         isinstance(target, list) and isinstance(path[-1], int) and path[-1] < len(target)
     ):
-        target[path[-1]] = value  # type: ignore[index]
+        target[path[-1]] = value
     return mutated
 
 
