@@ -16,9 +16,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from starlette.types import Message
+from starlette.types import Message, Receive, Scope, Send
 
 from cds.app import create_app
+from cds.body_limit import BodyLimitMiddleware
 from cds.limits import MAX_BUNDLE_ENTRIES
 from cds.services import SERVICES
 from cds.settings import Settings
@@ -106,6 +107,34 @@ async def test_a_lying_content_length_is_counted() -> None:
     assert sent[0]["type"] == "http.response.start"
     assert sent[0]["status"] == 413
     assert orjson.loads(sent[1]["body"])["resourceType"] == "OperationOutcome"
+
+
+async def test_body_limit_answers_for_an_app_without_error_handlers() -> None:
+    """The middleware alone: an app that just reads its body still gets a 413 back."""
+
+    async def reader(scope: Scope, receive: Receive, send: Send) -> None:
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"read"})
+
+    limited = BodyLimitMiddleware(reader, max_bytes=1024)
+    chunks = [b"x" * 600, b"x" * 600, b"x" * 600]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        body = chunks.pop(0)
+        return {"type": "http.request", "body": body, "more_body": bool(chunks)}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await limited({"type": "http", "method": "POST", "path": "/", "headers": []}, receive, send)
+
+    assert sent[0]["status"] == 413
+    assert orjson.loads(sent[1]["body"])["issue"][0]["code"] == "too-costly"
 
 
 # -- malformed JSON and wrong shapes ------------------------------------------------------
