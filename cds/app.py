@@ -9,9 +9,11 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from cds.errors import ServiceError, operation_outcome
+from cds.lifespan import lifespan
 from cds.patient_data import prefetch_only
 from cds.responses import JsonResponse
 from cds.routes import router
+from cds.security import install_security
 from cds.settings import Settings, get_settings
 
 log = logging.getLogger("cds")
@@ -24,11 +26,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=JsonResponse,
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.fallback = prefetch_only
     app.include_router(router)
     _add_error_handlers(app)
+    install_security(app, settings)
     return app
 
 

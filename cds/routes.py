@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from cds.errors import ServiceError
 from cds.hooks import answer
+from cds.limits import check_entry_counts
 from cds.models import HookRequest
 from cds.responses import JsonResponse
 from cds.services import SERVICES, Service
@@ -28,6 +29,7 @@ async def discovery() -> JsonResponse:
 async def call_service(service_id: str, request: Request) -> JsonResponse:
     service = find_service(service_id)
     hook_request = parse_hook_request(await request.body())
+    check_entry_counts(hook_request)
     response = await answer(service, hook_request, request.app.state.fallback)
     return JsonResponse(response.to_json())
 

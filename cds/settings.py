@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     cds_cors_origins: str = Field(default="", description="Comma-separated allowed origins.")
     database_url: str = Field(default="sqlite:///./plp-cds.db")
     redis_url: str | None = None
+    cds_redis_prefix: str = Field(default="plp-cds:", description="Prefix of every Redis key.")
     cds_log_level: str = "INFO"
 
     @property

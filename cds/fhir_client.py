@@ -1,0 +1,340 @@
+"""The FHIR server fallback: fetch what prefetch did not satisfy from the EHR (digest §3).
+
+Only servers on CDS_FHIR_ALLOWLIST are contacted; redirects are never followed; the access
+token goes into the Authorization header and nowhere else (no logs, no error text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+import orjson
+
+from cds.allowlist import is_allowed, same_origin
+from cds.errors import DataUnavailable, operation_outcome
+from cds.limits import MAX_BUNDLE_ENTRIES
+from cds.models import HookRequest
+from cds.settings import Settings
+from fhir_mappings.json_access import JsonObject, obj, objs, text
+from fhir_mappings.resources import collect
+
+log = logging.getLogger(__name__)
+
+# Bounded so a flaky server cannot hold a hook call past the overall deadline anyway.
+RETRIES = 2
+BACKOFF_S = 0.1
+MAX_MEDICATION_LOOKUPS = 100
+_MEDICATION_REFERENCE = re.compile(r"Medication/([A-Za-z0-9\-.]{1,64})")
+_ORDERS = frozenset({"MedicationRequest", "MedicationStatement"})
+
+
+class FetchFailed(Exception):
+    """One prefetch key could not be fetched; `reason` is safe to show the EHR."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class _Retryable(FetchFailed):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFailure:
+    key: str
+    code: str
+    reason: str
+
+
+class FhirDataUnavailable(DataUnavailable):
+    """412 with one OperationOutcome issue per prefetch key that could not be had."""
+
+    def __init__(self, server: str, failures: list[KeyFailure]) -> None:
+        super().__init__(
+            f"Required data could not be fetched from the FHIR server {server}: "
+            + "; ".join(f"{f.key}: {f.reason}" for f in failures),
+            [f.key for f in failures],
+        )
+        self.failures = tuple(failures)
+
+    def body(self) -> dict[str, Any]:
+        return operation_outcome(
+            (f.code, f"{f.key}: {f.reason}", [f"prefetch.{f.key}"]) for f in self.failures
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FhirServerFallback:
+    """A `cds.patient_data.Fallback` that queries the EHR's FHIR server."""
+
+    http: httpx.AsyncClient
+    allowlist: tuple[str, ...]
+    timeout_s: float
+    max_pages: int
+    max_response_bytes: int
+
+    @classmethod
+    def from_settings(cls, http: httpx.AsyncClient, settings: Settings) -> FhirServerFallback:
+        return cls(
+            http=http,
+            allowlist=settings.fhir_allowlist,
+            timeout_s=settings.cds_fhir_timeout_s,
+            max_pages=settings.cds_fhir_max_pages,
+            # A FHIR answer may be larger than a hook request, but not without bound.
+            max_response_bytes=4 * settings.cds_max_body_bytes,
+        )
+
+    async def __call__(self, request: HookRequest, missing: Mapping[str, str]) -> dict[str, Any]:
+        server, token = self._usable_server(request, missing)
+        loop = asyncio.get_running_loop()
+        session = _Session(self, server, token, loop.time() + self.timeout_s, request)
+        log.info("FHIR fallback: fetching %s from %s", ", ".join(missing), server)
+        results: dict[str, Any] = {}
+        failures: dict[str, KeyFailure] = {}
+
+        async def fetch(key: str, query: str) -> None:
+            try:
+                results[key] = await session.fetch_key(query)
+            except FetchFailed as failure:
+                failures[key] = KeyFailure(key, failure.code, failure.reason)
+
+        try:
+            async with asyncio.timeout(self.timeout_s), asyncio.TaskGroup() as group:
+                for key, query in missing.items():
+                    group.create_task(fetch(key, query))
+        except TimeoutError:
+            for key in missing:
+                if key not in results and key not in failures:
+                    failures[key] = KeyFailure(
+                        key, "timeout", f"no complete answer within {self.timeout_s:g} s"
+                    )
+        if failures:
+            ordered = [failures[k] for k in missing if k in failures]
+            log.warning(
+                "FHIR fallback failed: %s", "; ".join(f"{f.key}: {f.reason}" for f in ordered)
+            )
+            raise FhirDataUnavailable(server, ordered)
+        return results
+
+    def _usable_server(self, request: HookRequest, missing: Mapping[str, str]) -> tuple[str, str]:
+        keys = ", ".join(missing)
+        server = request.fhirServer
+        if not server:
+            raise DataUnavailable(
+                f"Required prefetch data is missing ({keys}) and the request names no fhirServer.",
+                missing,
+            )
+        if not is_allowed(server, self.allowlist):
+            raise DataUnavailable(
+                f"Required prefetch data is missing ({keys}) and the FHIR server {server} is not "
+                "on this service's allowlist; it was not contacted.",
+                missing,
+            )
+        if request.fhirAuthorization is None:
+            raise DataUnavailable(
+                f"Required prefetch data is missing ({keys}) and the request has no "
+                "fhirAuthorization access token for the FHIR server.",
+                missing,
+            )
+        return server.rstrip("/"), request.fhirAuthorization.access_token
+
+
+@dataclass(slots=True)
+class _Session:
+    """The fetches of one hook call: one server, one token, one deadline."""
+
+    fallback: FhirServerFallback
+    base: str
+    token: str = field(repr=False)
+    deadline: float
+    request: HookRequest
+
+    async def fetch_key(self, query: str) -> Any:
+        first = await self.get_json(f"{self.base}/{query.lstrip('/')}")
+        if first.get("resourceType") != "Bundle":
+            return first
+        entries = _entries(first)
+        page, pages = first, 1
+        while (next_url := _next_link(page, self.base)) is not None:
+            if pages >= self.fallback.max_pages:
+                raise FetchFailed(
+                    "too-costly",
+                    f"the search has more than {self.fallback.max_pages} pages "
+                    "(CDS_FHIR_MAX_PAGES); partial data could give wrong advice",
+                )
+            if not (
+                is_allowed(next_url, self.fallback.allowlist) and same_origin(next_url, self.base)
+            ):
+                raise FetchFailed(
+                    "forbidden", "a Bundle next link points outside the allowed FHIR server"
+                )
+            page = await self.get_json(next_url)
+            if page.get("resourceType") != "Bundle":
+                raise FetchFailed("invalid", "a next page is not a Bundle")
+            entries.extend(_entries(page))
+            pages += 1
+            if len(entries) > MAX_BUNDLE_ENTRIES:
+                raise FetchFailed(
+                    "too-costly", f"the search returned more than {MAX_BUNDLE_ENTRIES} entries"
+                )
+        bundle: JsonObject = {"resourceType": "Bundle", "type": "searchset", "entry": entries}
+        await self.resolve_medications(bundle)
+        return bundle
+
+    async def resolve_medications(self, bundle: JsonObject) -> None:
+        """Add the Medications that orders reference but neither prefetch nor the search
+        included, so `fhir_mappings.resources.collect` can identify the drug."""
+        known = collect([bundle, *(self.request.prefetch or {}).values()]).medications
+        wanted = sorted(
+            {
+                medication_id
+                for entry in objs(bundle.get("entry"))
+                if (medication_id := self._unresolved(obj(entry.get("resource")), known))
+            }
+        )
+        if not wanted:
+            return
+        if len(wanted) > MAX_MEDICATION_LOOKUPS:
+            raise FetchFailed(
+                "too-costly", f"more than {MAX_MEDICATION_LOOKUPS} Medications to look up"
+            )
+        found: dict[str, JsonObject] = {}
+
+        async def lookup(medication_id: str) -> None:
+            try:
+                medication = await self.get_json(f"{self.base}/Medication/{medication_id}")
+            except FetchFailed as failure:
+                raise FetchFailed(
+                    failure.code, f"Medication/{medication_id}: {failure.reason}"
+                ) from None
+            if medication.get("resourceType") != "Medication":
+                raise FetchFailed("invalid", f"Medication/{medication_id} is not a Medication")
+            found[medication_id] = medication
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for medication_id in wanted:
+                    group.create_task(lookup(medication_id))
+        except* FetchFailed as group_error:
+            first = group_error.exceptions[0]
+            assert isinstance(first, FetchFailed)
+            raise first from None
+        bundle["entry"].extend(
+            {"fullUrl": f"{self.base}/Medication/{medication_id}", "resource": found[medication_id]}
+            for medication_id in wanted
+        )
+
+    def _unresolved(self, resource: JsonObject, known: Mapping[str, Any]) -> str | None:
+        if resource.get("resourceType") not in _ORDERS:
+            return None
+        reference = text(obj(resource.get("medicationReference")).get("reference"))
+        if not reference or reference.startswith("#") or reference in known:
+            return None
+        if reference.startswith(f"{self.base}/"):
+            reference = reference[len(self.base) + 1 :]
+        match = _MEDICATION_REFERENCE.fullmatch(reference)
+        if match is None or reference in known:
+            # Another server's Medication, or no FHIR id: the order stays unidentified.
+            return None
+        return match.group(1)
+
+    async def get_json(self, url: str) -> JsonObject:
+        """GET one FHIR resource, retrying connection errors and 5xx with backoff."""
+        attempt = 0
+        while True:
+            try:
+                return await self._get_once(url)
+            except _Retryable as failure:
+                attempt += 1
+                delay = BACKOFF_S * 2 ** (attempt - 1)
+                if attempt > RETRIES or self._remaining() <= delay:
+                    raise FetchFailed(
+                        failure.code, f"{failure.reason} (after {attempt} attempts)"
+                    ) from None
+                await asyncio.sleep(delay)
+
+    async def _get_once(self, url: str) -> JsonObject:
+        remaining = self._remaining()
+        if remaining <= 0:
+            raise FetchFailed("timeout", "no time left before the overall deadline")
+        request = self.fallback.http.build_request(
+            "GET",
+            url,
+            headers={"Authorization": f"Bearer {self.token}", "Accept": "application/fhir+json"},
+            timeout=httpx.Timeout(min(remaining, self.fallback.timeout_s)),
+        )
+        try:
+            response = await self.fallback.http.send(request, stream=True, follow_redirects=False)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as error:
+            raise _Retryable("transient", f"could not connect ({type(error).__name__})") from None
+        except httpx.TimeoutException:
+            raise FetchFailed("timeout", "the FHIR server did not answer in time") from None
+        except httpx.HTTPError as error:
+            raise FetchFailed("exception", f"request failed ({type(error).__name__})") from None
+        try:
+            return await self._read(response)
+        finally:
+            await response.aclose()
+
+    async def _read(self, response: httpx.Response) -> JsonObject:
+        status = response.status_code
+        if status >= 500:
+            raise _Retryable("transient", f"HTTP {status} from the FHIR server")
+        if 300 <= status < 400:
+            raise FetchFailed(
+                "forbidden", f"HTTP {status} redirect from the FHIR server (not followed)"
+            )
+        if status != 200:
+            raise FetchFailed("exception", f"HTTP {status} from the FHIR server")
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > self.fallback.max_response_bytes:
+                    raise FetchFailed("too-costly", "the FHIR server's answer is too large")
+        except httpx.TimeoutException:
+            raise FetchFailed("timeout", "the FHIR server did not answer in time") from None
+        except httpx.HTTPError as error:
+            raise _Retryable("transient", f"reading failed ({type(error).__name__})") from None
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise FetchFailed("invalid", "the FHIR server's answer is not JSON") from None
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("resourceType"), str):
+            raise FetchFailed("invalid", "the FHIR server's answer is not a FHIR resource")
+        if parsed["resourceType"] == "OperationOutcome":
+            raise FetchFailed("exception", "the FHIR server answered with an OperationOutcome")
+        return parsed
+
+    def _remaining(self) -> float:
+        return self.deadline - asyncio.get_running_loop().time()
+
+
+def _entries(bundle: JsonObject) -> list[Any]:
+    entries = bundle.get("entry", [])
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise FetchFailed("invalid", "a Bundle's entry is not a list")
+    if len(entries) > MAX_BUNDLE_ENTRIES:
+        raise FetchFailed(
+            "too-costly", f"the search returned more than {MAX_BUNDLE_ENTRIES} entries"
+        )
+    return list(entries)
+
+
+def _next_link(bundle: JsonObject, base: str) -> str | None:
+    for link in objs(bundle.get("link")):
+        if link.get("relation") == "next" and (url := text(link.get("url"))):
+            # FHIR wants absolute links; a relative one is read against the server's base.
+            return urljoin(f"{base}/", url)
+    return None

@@ -1,0 +1,31 @@
+"""Start-up and shut-down: the one outbound HTTP client and what holds connections."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from cds.fhir_client import FhirServerFallback
+from cds.settings import Settings
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    # Shared so connections to the EHR are reused across hook calls; redirects are off for
+    # every request it makes (a redirect could lead off an allowed server).
+    async with httpx.AsyncClient(
+        follow_redirects=False, timeout=settings.cds_fhir_timeout_s
+    ) as http:
+        app.state.http = http
+        if settings.fhir_allowlist:
+            app.state.fallback = FhirServerFallback.from_settings(http, settings)
+        try:
+            yield
+        finally:
+            verifier = getattr(app.state, "verifier", None)
+            if verifier is not None:
+                await verifier.aclose()

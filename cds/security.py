@@ -1,0 +1,64 @@
+"""What guards the endpoints: CORS, the body size limit and client JWT authentication."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from cds.auth import AuthMiddleware, Verifier
+from cds.body_limit import BodyLimitMiddleware
+from cds.replay import MemoryReplayStore, RedisReplayStore, ReplayStore
+from cds.settings import Settings
+from cds.trusted_issuers import StartupError, load_trusted_issuers
+
+log = logging.getLogger(__name__)
+
+
+def install_security(app: FastAPI, settings: Settings) -> None:
+    """Add the middleware; the last added runs first, so CORS answers preflights and adds
+    its headers to 401s, and authentication runs before any body is read."""
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.cds_max_body_bytes)
+    verifier = build_verifier(settings)
+    app.state.verifier = verifier
+    if verifier is not None:
+        app.add_middleware(AuthMiddleware, verifier=verifier)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+
+
+def build_verifier(settings: Settings) -> Verifier | None:
+    issuers = load_trusted_issuers(settings.cds_trusted_issuers_file)
+    if not issuers:
+        if settings.cds_require_auth:
+            raise StartupError(
+                "CDS_REQUIRE_AUTH=true but no trusted issuers are configured: set "
+                "CDS_TRUSTED_ISSUERS_FILE to a JSON file naming each EHR's issuer and JWK Set "
+                "(see docs/deploying.md). Refusing to start without authentication."
+            )
+        log.warning(
+            "!!! NO CLIENT AUTHENTICATION: CDS_TRUSTED_ISSUERS_FILE names no trusted issuers, "
+            "so anyone who can reach this service can call its hooks. Configure issuers, or "
+            "set CDS_REQUIRE_AUTH=true to refuse to start like this. !!!"
+        )
+        return None
+    log.info("client JWT required from: %s", ", ".join(sorted(issuers)))
+    return Verifier(
+        issuers=issuers,
+        replay=replay_store(settings),
+        public_base_url=settings.cds_public_base_url,
+        leeway_s=settings.cds_jwt_leeway_s,
+        fetch_timeout_s=settings.cds_fhir_timeout_s,
+    )
+
+
+def replay_store(settings: Settings) -> ReplayStore:
+    if settings.redis_url:
+        return RedisReplayStore.from_url(settings.redis_url, settings.cds_redis_prefix + "jti:")
+    return MemoryReplayStore()

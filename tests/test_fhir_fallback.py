@@ -1,0 +1,588 @@
+"""The FHIR server fallback, against an EHR FHIR server mocked at the HTTP boundary (respx)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from cds.allowlist import is_allowed
+from cds.app import create_app
+from cds.settings import Settings
+from tests.conftest import load_example
+
+FHIR = "https://fhir.example.org/r4"
+EVIL = "https://evil.example.net"
+TOKEN = "secret-access-token-7f3a9c"
+HOOK = "/cds-services/phantom-limb-pain-patient-view"
+PATIENT = "pat-plp-1"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(cds_fhir_allowlist=f"{FHIR}/", cds_fhir_timeout_s=2.0, cds_fhir_max_pages=3)
+
+
+@pytest.fixture
+def ehr() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        yield router
+
+
+@pytest.fixture
+def example() -> dict[str, Any]:
+    return load_example("patient-view.json")
+
+
+def hook_request(example: dict[str, Any], *drop: str, server: str = FHIR) -> dict[str, Any]:
+    request = copy.deepcopy(example)
+    for key in drop:
+        del request["prefetch"][key]
+    request["fhirServer"] = server
+    request["fhirAuthorization"] = {
+        "access_token": TOKEN,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/Condition.read patient/MedicationRequest.read",
+        "subject": "cds-service",
+    }
+    return request
+
+
+def searchset(entries: list[dict[str, Any]], next_url: str | None = None) -> dict[str, Any]:
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "entry": entries}
+    if next_url:
+        bundle["link"] = [{"relation": "next", "url": next_url}]
+    return bundle
+
+
+def conditions_route(ehr: respx.MockRouter) -> respx.Route:
+    return ehr.get(f"{FHIR}/Condition", params={"patient": PATIENT})
+
+
+def medications_route(ehr: respx.MockRouter) -> respx.Route:
+    return ehr.get(f"{FHIR}/MedicationRequest", params={"patient": PATIENT})
+
+
+def detail(response: httpx.Response) -> str:
+    cards = response.json()["cards"]
+    assert len(cards) == 1
+    return str(cards[0]["detail"])
+
+
+def issues(response: httpx.Response) -> list[dict[str, Any]]:
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome"
+    return list(body["issue"])
+
+
+# -- fetching per key ---------------------------------------------------------------------
+
+
+def test_fetches_only_the_missing_key(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    conditions = conditions_route(ehr).respond(json=example["prefetch"]["conditions"])
+    medications = medications_route(ehr).respond(json=searchset([]))
+
+    response = client.post(HOOK, json=hook_request(example, "conditions"))
+
+    assert response.status_code == 200
+    assert "Gabapentinoid: gabapentin" in detail(response)
+    assert conditions.call_count == 1
+    assert not medications.called
+
+
+def test_fetches_every_missing_key_with_the_bearer_token(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    conditions_route(ehr).respond(json=example["prefetch"]["conditions"])
+    medications_route(ehr).respond(json=example["prefetch"]["medications"])
+
+    response = client.post(HOOK, json=hook_request(example, "conditions", "medications"))
+
+    assert response.status_code == 200
+    assert "Gabapentinoid: gabapentin" in detail(response)
+    assert len(ehr.calls) == 2
+    for call in ehr.calls:
+        assert call.request.headers["Authorization"] == f"Bearer {TOKEN}"
+        assert call.request.headers["Accept"] == "application/fhir+json"
+
+
+def test_no_prefetch_at_all_fetches_the_required_keys(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    conditions_route(ehr).respond(json=example["prefetch"]["conditions"])
+    medications_route(ehr).respond(json=example["prefetch"]["medications"])
+    request = hook_request(example)
+    del request["prefetch"]
+
+    response = client.post(HOOK, json=request)
+
+    assert response.status_code == 200
+    assert len(ehr.calls) == 2
+
+
+def test_null_prefetch_is_no_data_and_not_requeried(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    any_call = ehr.route().respond(500)
+    request = hook_request(example)
+    request["prefetch"]["medications"] = None
+
+    response = client.post(HOOK, json=request)
+
+    assert response.status_code == 200
+    assert not any_call.called
+
+
+def test_operation_outcome_prefetch_is_fetched_again(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    medications = medications_route(ehr).respond(json=example["prefetch"]["medications"])
+    request = hook_request(example)
+    request["prefetch"]["medications"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "timeout"}],
+    }
+
+    response = client.post(HOOK, json=request)
+
+    assert response.status_code == 200
+    assert medications.call_count == 1
+
+
+# -- pagination ---------------------------------------------------------------------------
+
+
+def test_follows_next_links(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    heart_failure, phantom_limb_pain = (
+        [e] for e in reversed(example["prefetch"]["conditions"]["entry"])
+    )
+    page_2 = f"{FHIR}/Condition?patient={PATIENT}&_page=2"
+    # More specific first: respx takes the first route that matches.
+    ehr.get(f"{FHIR}/Condition", params={"_page": "2"}).respond(json=searchset(phantom_limb_pain))
+    conditions_route(ehr).respond(json=searchset(heart_failure, next_url=page_2))
+
+    response = client.post(HOOK, json=hook_request(example, "conditions"))
+
+    # The phantom limb pain Condition is only on page 2: without it there would be no card.
+    assert response.status_code == 200
+    assert "Phantom limb syndrome with pain" in detail(response)
+    assert "Heart failure" in detail(response)
+    assert len(ehr.calls) == 2
+    assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in ehr.calls)
+
+
+def test_page_count_is_bounded(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    endless = ehr.get(url__startswith=f"{FHIR}/Condition").respond(
+        json=searchset([], next_url=f"{FHIR}/Condition?patient={PATIENT}&_page=next")
+    )
+
+    response = client.post(HOOK, json=hook_request(example, "conditions"))
+
+    assert response.status_code == 412
+    assert "more than 3 pages" in issues(response)[0]["diagnostics"]
+    assert endless.call_count == 3
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        f"{EVIL}/r4/Condition?page=2",
+        "http://fhir.example.org/r4/Condition?page=2",
+        "https://fhir.example.org/other/Condition?page=2",
+    ],
+)
+def test_next_link_off_the_allowed_server_is_not_followed(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any], next_url: str
+) -> None:
+    conditions_route(ehr).respond(json=searchset([], next_url=next_url))
+    elsewhere = ehr.route(url__startswith=next_url.split("?")[0]).respond(json=searchset([]))
+
+    response = client.post(HOOK, json=hook_request(example, "conditions"))
+
+    assert response.status_code == 412
+    assert "next link points outside" in issues(response)[0]["diagnostics"]
+    assert not elsewhere.called
+
+
+# -- Medication resolution ----------------------------------------------------------------
+
+
+def referenced_order(example: dict[str, Any], reference: str) -> dict[str, Any]:
+    order = copy.deepcopy(example["prefetch"]["medications"]["entry"][0]["resource"])
+    del order["medicationCodeableConcept"]
+    order["medicationReference"] = {"reference": reference}
+    return order
+
+
+GABAPENTIN = {
+    "resourceType": "Medication",
+    "id": "gaba300",
+    "code": {
+        "coding": [
+            {
+                "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                "code": "310431",
+                "display": "gabapentin 300 MG Oral Capsule",
+            }
+        ]
+    },
+}
+
+
+@pytest.mark.parametrize("reference", ["Medication/gaba300", f"{FHIR}/Medication/gaba300"])
+def test_resolves_referenced_medications(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any], reference: str
+) -> None:
+    order = referenced_order(example, reference)
+    medications_route(ehr).respond(json=searchset([{"resource": order}]))
+    medication = ehr.get(f"{FHIR}/Medication/gaba300").respond(json=GABAPENTIN)
+
+    response = client.post(HOOK, json=hook_request(example, "medications"))
+
+    assert response.status_code == 200
+    assert "Gabapentinoid: gabapentin" in detail(response)
+    assert medication.call_count == 1
+    assert medication.calls.last.request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_included_medication_is_not_fetched_again(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    order = referenced_order(example, "Medication/gaba300")
+    medications_route(ehr).respond(
+        json=searchset(
+            [
+                {"resource": order},
+                {"fullUrl": f"{FHIR}/Medication/gaba300", "resource": GABAPENTIN},
+            ]
+        )
+    )
+    medication = ehr.get(f"{FHIR}/Medication/gaba300").respond(json=GABAPENTIN)
+
+    response = client.post(HOOK, json=hook_request(example, "medications"))
+
+    assert response.status_code == 200
+    assert "Gabapentinoid: gabapentin" in detail(response)
+    assert not medication.called
+
+
+def test_unresolvable_medication_is_a_412(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    order = referenced_order(example, "Medication/gone")
+    medications_route(ehr).respond(json=searchset([{"resource": order}]))
+    ehr.get(f"{FHIR}/Medication/gone").respond(404)
+
+    response = client.post(HOOK, json=hook_request(example, "medications"))
+
+    assert response.status_code == 412
+    [issue] = issues(response)
+    assert issue["expression"] == ["prefetch.medications"]
+    assert "Medication/gone: HTTP 404" in issue["diagnostics"]
+
+
+# -- failures, retries and time limits ----------------------------------------------------
+
+
+def test_5xx_is_retried_and_can_recover(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    route = conditions_route(ehr).mock(
+        side_effect=[
+            httpx.Response(503),
+            httpx.Response(502),
+            httpx.Response(200, json=example["prefetch"]["conditions"]),
+        ]
+    )
+
+    response = client.post(HOOK, json=hook_request(example, "conditions"))
+
+    assert response.status_code == 200
+    assert route.call_count == 3
+
+
+def test_5xx_retries_are_bounded(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    route = conditions_route(ehr).respond(503)
+    medications_route(ehr).respond(json=example["prefetch"]["medications"])
+
+    response = client.post(HOOK, json=hook_request(example, "conditions", "medications"))
+
+    assert response.status_code == 412
+    [issue] = issues(response)
+    assert issue["code"] == "transient"
+    assert issue["expression"] == ["prefetch.conditions"]
+    assert issue["diagnostics"] == ("conditions: HTTP 503 from the FHIR server (after 3 attempts)")
+    assert route.call_count == 3
+
+
+def test_connection_errors_are_retried(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    route = conditions_route(ehr).mock(
+        side_effect=[
+            httpx.ConnectError("refused"),
+            httpx.Response(200, json=example["prefetch"]["conditions"]),
+        ]
+    )
+
+    response = client.post(HOOK, json=hook_request(example, "conditions"))
+
+    assert response.status_code == 200
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404])
+def test_4xx_is_not_retried(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any], status: int
+) -> None:
+    route = conditions_route(ehr).respond(status)
+
+    response = client.post(HOOK, json=hook_request(example, "conditions"))
+
+    assert response.status_code == 412
+    assert f"HTTP {status} from the FHIR server" in issues(response)[0]["diagnostics"]
+    assert route.call_count == 1
+
+
+def test_read_timeout_is_a_412_without_retry(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    route = conditions_route(ehr).mock(side_effect=httpx.ReadTimeout("slow"))
+
+    response = client.post(HOOK, json=hook_request(example, "conditions"))
+
+    assert response.status_code == 412
+    [issue] = issues(response)
+    assert issue["code"] == "timeout"
+    assert "did not answer in time" in issue["diagnostics"]
+    assert route.call_count == 1
+
+
+def test_overall_deadline_bounds_a_hanging_server(
+    ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    settings = Settings(cds_fhir_allowlist=FHIR, cds_fhir_timeout_s=0.3)
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(30)
+        return httpx.Response(200, json=searchset([]))
+
+    conditions_route(ehr).mock(side_effect=hang)
+    medications_route(ehr).respond(json=example["prefetch"]["medications"])
+
+    with TestClient(create_app(settings)) as client:
+        started = time.monotonic()
+        response = client.post(HOOK, json=hook_request(example, "conditions", "medications"))
+        elapsed = time.monotonic() - started
+
+    assert response.status_code == 412
+    [issue] = issues(response)
+    assert issue["code"] == "timeout"
+    assert issue["expression"] == ["prefetch.conditions"]
+    assert "within 0.3 s" in issue["diagnostics"]
+    assert elapsed < 2
+
+
+def test_redirect_is_not_followed(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    conditions_route(ehr).respond(302, headers={"Location": f"{EVIL}/steal"})
+    elsewhere = ehr.route(url__startswith=EVIL).respond(json=searchset([]))
+
+    response = client.post(HOOK, json=hook_request(example, "conditions"))
+
+    assert response.status_code == 412
+    assert "HTTP 302 redirect" in issues(response)[0]["diagnostics"]
+    assert not elsewhere.called
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (httpx.Response(200, content=b"<html>"), "not JSON"),
+        (httpx.Response(200, json=["a", "list"]), "not a FHIR resource"),
+        (
+            httpx.Response(200, json={"resourceType": "OperationOutcome", "issue": []}),
+            "answered with an OperationOutcome",
+        ),
+        (httpx.Response(200, json={"resourceType": "Bundle", "entry": "x"}), "not a list"),
+    ],
+)
+def test_unusable_answers_are_a_412(
+    client: TestClient,
+    ehr: respx.MockRouter,
+    example: dict[str, Any],
+    answer: httpx.Response,
+    reason: str,
+) -> None:
+    conditions_route(ehr).mock(return_value=answer)
+
+    response = client.post(HOOK, json=hook_request(example, "conditions"))
+
+    assert response.status_code == 412
+    assert reason in issues(response)[0]["diagnostics"]
+
+
+# -- where the service may connect, and with what -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        f"{EVIL}/r4",
+        "https://fhir.example.org/r4-other",
+        "https://fhir.example.org.evil.net/r4",
+        "https://fhir.example.org/r4@evil.net",
+        "https://user@fhir.example.org/r4",
+        "https://fhir.example.org/r4/../admin",
+        "http://fhir.example.org/r4",
+    ],
+)
+def test_server_not_on_the_allowlist_is_never_contacted(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any], server: str
+) -> None:
+    anything = ehr.route().respond(json=searchset([]))
+
+    response = client.post(HOOK, json=hook_request(example, "conditions", server=server))
+
+    assert response.status_code == 412
+    [issue] = issues(response)
+    assert "not on this service's allowlist; it was not contacted" in issue["diagnostics"]
+    assert issue["expression"] == ["prefetch.conditions"]
+    assert not anything.called
+
+
+def test_missing_fhir_server_is_a_412(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    request = hook_request(example, "conditions")
+    del request["fhirServer"]
+
+    response = client.post(HOOK, json=request)
+
+    assert response.status_code == 412
+    assert "names no fhirServer" in issues(response)[0]["diagnostics"]
+    assert not ehr.calls
+
+
+def test_missing_access_token_is_a_412(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    request = hook_request(example, "medications")
+    del request["fhirAuthorization"]
+
+    response = client.post(HOOK, json=request)
+
+    assert response.status_code == 412
+    [issue] = issues(response)
+    assert "no fhirAuthorization access token" in issue["diagnostics"]
+    assert issue["expression"] == ["prefetch.medications"]
+    assert not ehr.calls
+
+
+def test_empty_allowlist_means_prefetch_only(
+    ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    with TestClient(create_app(Settings(cds_fhir_allowlist=""))) as client:
+        response = client.post(HOOK, json=hook_request(example, "conditions"))
+
+    assert response.status_code == 412
+    assert "configured for prefetch only" in issues(response)[0]["diagnostics"]
+    assert not ehr.calls
+
+
+def test_token_never_reaches_logs_or_bodies(
+    client: TestClient,
+    ehr: respx.MockRouter,
+    example: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    conditions_route(ehr).respond(json=example["prefetch"]["conditions"])
+    medications_route(ehr).mock(side_effect=[httpx.Response(500)] * 3)
+
+    failed = client.post(HOOK, json=hook_request(example, "conditions", "medications"))
+    medications_route(ehr).respond(json=example["prefetch"]["medications"])
+    answered = client.post(HOOK, json=hook_request(example, "conditions", "medications"))
+
+    assert (failed.status_code, answered.status_code) == (412, 200)
+    assert caplog.records, "the fallback logs what it does"
+    assert TOKEN not in caplog.text
+    assert TOKEN not in failed.text + answered.text
+
+
+def test_shared_client_is_closed_on_shutdown(settings: Settings) -> None:
+    app = create_app(settings)
+    with TestClient(app):
+        http = app.state.http
+        assert not http.is_closed
+    assert http.is_closed
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        (f"{FHIR}", True),
+        (f"{FHIR}/Condition?patient=1", True),
+        ("https://fhir.example.org/r4x", False),
+        ("https://fhir.example.org/r4/%2e%2e/admin", False),
+        ("ftp://fhir.example.org/r4", False),
+        ("not a url", False),
+    ],
+)
+def test_allowlist_prefixes_match_at_url_boundaries(url: str, allowed: bool) -> None:
+    assert is_allowed(url, ("https://fhir.example.org/r4",)) is allowed
+
+
+# -- property: whatever the FHIR server answers, no 5xx -----------------------------------
+
+FHIR_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=20,
+)
+FHIR_RESOURCES = st.fixed_dictionaries(
+    {"resourceType": st.sampled_from(["Bundle", "Condition", "Medication", "OperationOutcome"])},
+    optional={
+        "entry": FHIR_JSON | st.lists(st.fixed_dictionaries({}, optional={"resource": FHIR_JSON})),
+        "link": FHIR_JSON
+        | st.just([{"relation": "next", "url": f"{FHIR}/Condition?patient={PATIENT}&p=2"}]),
+        "id": FHIR_JSON,
+    },
+)
+
+
+@hypothesis_settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    answer=FHIR_RESOURCES | FHIR_JSON,
+    status=st.sampled_from([200, 200, 200, 201, 204, 301, 404, 500]),
+)
+def test_no_fhir_server_answer_gets_a_5xx(
+    client: TestClient, example: dict[str, Any], answer: Any, status: int
+) -> None:
+    with respx.mock(assert_all_called=False) as ehr:
+        ehr.route(url__startswith=FHIR).respond(status, json=answer)
+        response = client.post(HOOK, json=hook_request(example, "conditions", "medications"))
+    assert response.status_code in (200, 412), response.text
