@@ -1,0 +1,49 @@
+"""JSON log lines carry the hookInstance and no tokens or patient data."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+
+from cds.logging import JsonFormatter, hook_instance, logging_config
+
+
+def render(record: logging.LogRecord) -> dict[str, object]:
+    return json.loads(JsonFormatter().format(record))
+
+
+def test_a_line_is_json_with_the_hook_instance_and_allowed_fields_only() -> None:
+    token = hook_instance.set("hook-1")
+    try:
+        record = logging.LogRecord("cds", logging.INFO, __file__, 1, "answered", None, None)
+        record.service = "svc"
+        record.patient = "Patient/123"
+        line = render(record)
+    finally:
+        hook_instance.reset(token)
+    assert line["hookInstance"] == "hook-1"
+    assert line["service"] == "svc"
+    assert line["message"] == "answered"
+    assert "patient" not in line
+
+
+def test_tokens_in_messages_are_masked() -> None:
+    jwt = "eyJhbGciOiJSUzM4NCJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl"
+    message = f"upstream said: Authorization: Bearer abc.def-123 and {jwt}"
+    record = logging.LogRecord("cds", logging.WARNING, __file__, 1, message, None, None)
+    text = render(record)["message"]
+    assert "abc.def-123" not in text
+    assert jwt not in text
+    assert text.count("[redacted]") == 2
+
+
+def test_the_logging_config_is_accepted_by_dictconfig() -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logging.config.dictConfig(logging_config("info"))
+        assert isinstance(root.handlers[0].formatter, JsonFormatter)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
