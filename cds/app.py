@@ -8,11 +8,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
+from cds import feedback, operations
 from cds.errors import ServiceError, operation_outcome
 from cds.patient_data import prefetch_only
 from cds.responses import JsonResponse
 from cds.routes import router
 from cds.settings import Settings, get_settings
+from cds.storage.lifespan import open_storage
 
 log = logging.getLogger("cds")
 
@@ -24,10 +26,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=JsonResponse,
         docs_url=None,
         redoc_url=None,
+        lifespan=open_storage,
     )
     app.state.settings = settings
     app.state.fallback = prefetch_only
     app.include_router(router)
+    app.include_router(feedback.router)
+    app.include_router(operations.router)
     _add_error_handlers(app)
     return app
 

@@ -10,9 +10,12 @@ from pydantic import ValidationError
 
 from cds.errors import ServiceError
 from cds.hooks import answer
+from cds.logging import hook_instance
+from cds.metrics import HOOK_LATENCY
 from cds.models import HookRequest
 from cds.responses import JsonResponse
 from cds.services import SERVICES, Service
+from cds.storage.recorder import after_hook
 
 router = APIRouter()
 
@@ -28,7 +31,10 @@ async def discovery() -> JsonResponse:
 async def call_service(service_id: str, request: Request) -> JsonResponse:
     service = find_service(service_id)
     hook_request = parse_hook_request(await request.body())
-    response = await answer(service, hook_request, request.app.state.fallback)
+    hook_instance.set(hook_request.hookInstance)
+    with HOOK_LATENCY.labels(service=service.id).time():
+        response = await answer(service, hook_request, request.app.state.fallback)
+    after_hook(request.app, service.id, response.cards)
     return JsonResponse(response.to_json())
 
 

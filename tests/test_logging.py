@@ -6,7 +6,12 @@ import json
 import logging
 import logging.config
 
-from cds.logging import JsonFormatter, hook_instance, logging_config
+import pytest
+from fastapi.testclient import TestClient
+
+from cds.logging import HookInstanceFilter, JsonFormatter, hook_instance, logging_config
+from tests.conftest import load_example
+from tests.feedback_requests import PATIENT_VIEW
 
 
 def render(record: logging.LogRecord) -> dict[str, object]:
@@ -36,6 +41,21 @@ def test_tokens_in_messages_are_masked() -> None:
     assert "abc.def-123" not in text
     assert jwt not in text
     assert text.count("[redacted]") == 2
+
+
+def test_the_hook_route_logs_with_its_hook_instance(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    request = load_example("patient-view.json")
+    caplog.handler.addFilter(HookInstanceFilter())
+    with caplog.at_level(logging.INFO, logger="cds"):
+        assert client.post(f"/cds-services/{PATIENT_VIEW}", json=request).status_code == 200
+    answered = [r for r in caplog.records if r.getMessage() == "hook answered"]
+    assert len(answered) == 1
+    line = render(answered[0])
+    assert line["hookInstance"] == request["hookInstance"]
+    assert line["service"] == PATIENT_VIEW
+    assert request["context"]["patientId"] not in json.dumps(line)
 
 
 def test_the_logging_config_is_accepted_by_dictconfig() -> None:
