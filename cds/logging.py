@@ -37,6 +37,19 @@ class HookInstanceFilter(logging.Filter):
         return True
 
 
+class AccessPathFilter(logging.Filter):
+    """Drops the query string from uvicorn's access lines: no endpoint here takes one, and
+    a client could put a patient id in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
+            args = list(record.args)
+            if len(args) >= 3 and isinstance(args[2], str):
+                args[2] = args[2].split("?", 1)[0]
+                record.args = tuple(args)
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -62,12 +75,15 @@ def logging_config(level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": JsonFormatter}},
-        "filters": {"hook_instance": {"()": HookInstanceFilter}},
+        "filters": {
+            "hook_instance": {"()": HookInstanceFilter},
+            "access_path": {"()": AccessPathFilter},
+        },
         "handlers": {
             "stdout": {
                 "class": "logging.StreamHandler",
                 "formatter": "json",
-                "filters": ["hook_instance"],
+                "filters": ["hook_instance", "access_path"],
                 "stream": "ext://sys.stdout",
             }
         },

@@ -9,7 +9,13 @@ import logging.config
 import pytest
 from fastapi.testclient import TestClient
 
-from cds.logging import HookInstanceFilter, JsonFormatter, hook_instance, logging_config
+from cds.logging import (
+    AccessPathFilter,
+    HookInstanceFilter,
+    JsonFormatter,
+    hook_instance,
+    logging_config,
+)
 from tests.conftest import load_example
 from tests.feedback_requests import PATIENT_VIEW
 
@@ -31,6 +37,15 @@ def test_a_line_is_json_with_the_hook_instance_and_allowed_fields_only() -> None
     assert line["service"] == "svc"
     assert line["message"] == "answered"
     assert "patient" not in line
+
+
+def test_access_lines_leave_out_the_query_string() -> None:
+    args = ("10.0.0.1:5000", "GET", "/cds-services?patient=123", "1.1", 200)
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None
+    )
+    AccessPathFilter().filter(record)
+    assert render(record)["message"] == '10.0.0.1:5000 - "GET /cds-services HTTP/1.1" 200'
 
 
 def test_tokens_in_messages_are_masked() -> None:

@@ -55,6 +55,10 @@ class CardRecorder:
         self.timeout_s = timeout_s
         self._pending: set[asyncio.Task[None]] = set()
 
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
     def submit(self, service_id: str, cards: Sequence[Card]) -> None:
         if not cards:
             return
