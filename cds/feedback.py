@@ -61,7 +61,8 @@ class FeedbackEntry(_Entry):
         # pydantic alone would take dates, epoch numbers and local times.
         if not isinstance(value, str) or not _RFC3339.match(value):
             raise ValueError("must be an RFC 3339 date-time, e.g. 2021-12-11T10:05:31Z")
-        parsed = datetime.fromisoformat(value)
+        # RFC 3339 allows lower-case t and z; fromisoformat does not.
+        parsed = datetime.fromisoformat(value.upper())
         if parsed.utcoffset() != timedelta(0):
             raise ValueError("must be in UTC (Z or +00:00)")
         return parsed

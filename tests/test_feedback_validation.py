@@ -35,6 +35,10 @@ def without(entry: dict[str, Any], field: str) -> dict[str, Any]:
             "feedback[0].overrideReason.reason.system",
         ),
         (without(accepted(CARD), "outcomeTimestamp"), "feedback[0].outcomeTimestamp"),
+        (
+            {**accepted(CARD), "outcomeTimestamp": "2026-02-30T10:00:00Z"},
+            "feedback[0].outcomeTimestamp",
+        ),
         ({**accepted(CARD), "outcomeTimestamp": "2026-11-24"}, "feedback[0].outcomeTimestamp"),
         ({**accepted(CARD), "outcomeTimestamp": 1795500000}, "feedback[0].outcomeTimestamp"),
         (
@@ -79,6 +83,11 @@ def test_feedback_for_an_unknown_service_is_not_found(client: TestClient) -> Non
     assert response.json()["issue"][0]["code"] == "not-found"
 
 
-def test_utc_written_as_an_offset_and_unknown_fields_are_accepted(client: TestClient) -> None:
-    entry = {**overridden(CARD), "outcomeTimestamp": "2026-11-24T10:05:31.250+00:00", "x": 1}
+@pytest.mark.parametrize(
+    "timestamp", ["2026-11-24T10:05:31.250+00:00", "2026-11-24t10:05:31z", "2026-11-24T10:05:31Z"]
+)
+def test_rfc3339_utc_forms_and_unknown_fields_are_accepted(
+    client: TestClient, timestamp: str
+) -> None:
+    entry = {**overridden(CARD), "outcomeTimestamp": timestamp, "futureField": 1}
     assert send_feedback(client, entry).status_code == 200
