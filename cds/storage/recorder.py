@@ -87,7 +87,9 @@ class CardRecorder:
     async def drain(self, timeout_s: float | None = None) -> None:
         """Wait for writes in flight (used at shutdown and by tests)."""
         if self._pending:
-            await asyncio.wait(set(self._pending), timeout=timeout_s or self.timeout_s)
+            # Each write has its own deadline; the margin lets a timed-out one be counted.
+            limit = self.timeout_s + 1.0 if timeout_s is None else timeout_s
+            await asyncio.wait(set(self._pending), timeout=limit)
 
 
 def after_hook(app: FastAPI, service_id: str, cards: Sequence[Card]) -> None:
