@@ -17,7 +17,13 @@ def async_url(database_url: str) -> URL:
     backend = url.get_backend_name()
     if backend not in _ASYNC_DRIVERS:
         raise ValueError(f"DATABASE_URL must be a sqlite:// or postgresql:// URL, not {backend}://")
-    return url.set(drivername=_ASYNC_DRIVERS[backend])
+    url = url.set(drivername=_ASYNC_DRIVERS[backend])
+    if backend != "sqlite" and "sslmode" in url.query:
+        # libpq's sslmode (what hosted PostgreSQL documents) is asyncpg's ssl.
+        url = url.difference_update_query(["sslmode"]).update_query_dict(
+            {"ssl": url.query["sslmode"]}
+        )
+    return url
 
 
 def is_sqlite(url: URL) -> bool:

@@ -14,6 +14,7 @@ from cds.storage.url import async_url
         ("postgres://cds:pw@db:5433/cds", "postgresql+asyncpg://cds:pw@db:5433/cds"),
         ("postgresql+psycopg2://cds@db/cds", "postgresql+asyncpg://cds@db/cds"),
         ("postgresql+asyncpg://cds@db/cds", "postgresql+asyncpg://cds@db/cds"),
+        ("postgresql://cds@db/cds?sslmode=require", "postgresql+asyncpg://cds@db/cds?ssl=require"),
     ],
 )
 def test_the_async_driver_is_chosen_for_the_url(given: str, expected: str) -> None:
