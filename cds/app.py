@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
+from cds import feedback, operations
 from cds.errors import ServiceError, operation_outcome
 from cds.lifespan import lifespan
 from cds.patient_data import prefetch_only
@@ -31,6 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.fallback = prefetch_only
     app.include_router(router)
+    app.include_router(feedback.router)
+    app.include_router(operations.router)
     _add_error_handlers(app)
     install_security(app, settings)
     return app

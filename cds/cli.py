@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 
 import uvicorn
+
+from cds.logging import logging_config
+from cds.report import report
+from cds.settings import get_settings
+from cds.storage.database import Database, StorageUnavailable
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -14,6 +21,39 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    for name, text in (
+        ("migrate", "bring the database schema up to date"),
+        ("report", "print cards shown, accepted and overridden per rule, with override reasons"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--database-url", help="default: the DATABASE_URL setting")
     args = parser.parse_args(argv)
     if args.command == "serve":
-        uvicorn.run("cds.app:app", host=args.host, port=args.port, workers=args.workers)
+        uvicorn.run(
+            "cds.app:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=logging_config(get_settings().cds_log_level),
+            # On SIGTERM uvicorn stops accepting, lets calls in flight finish, then runs
+            # the lifespan shutdown; this bounds the wait.
+            timeout_graceful_shutdown=20,
+        )
+    elif args.command in ("migrate", "report"):
+        database_url = args.database_url or get_settings().database_url
+        try:
+            if args.command == "migrate":
+                asyncio.run(_migrate(database_url))
+                print("database schema is up to date")
+            else:
+                sys.stdout.write(asyncio.run(report(database_url)))
+        except StorageUnavailable as error:
+            sys.exit(f"plp-cds {args.command}: database unavailable: {error}")
+
+
+async def _migrate(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        await database.migrate()
+    finally:
+        await database.dispose()

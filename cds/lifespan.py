@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from cds.fhir_client import FhirServerFallback
 from cds.settings import Settings
+from cds.storage.lifespan import open_storage
 
 
 @asynccontextmanager
@@ -24,7 +25,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.fhir_allowlist:
             app.state.fallback = FhirServerFallback.from_settings(http, settings)
         try:
-            yield
+            async with open_storage(app):
+                yield
         finally:
             verifier = getattr(app.state, "verifier", None)
             if verifier is not None:

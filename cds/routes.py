@@ -11,9 +11,12 @@ from pydantic import ValidationError
 from cds.errors import ServiceError
 from cds.hooks import answer
 from cds.limits import check_entry_counts
+from cds.logging import hook_instance
+from cds.metrics import HOOK_LATENCY
 from cds.models import HookRequest
 from cds.responses import JsonResponse
 from cds.services import SERVICES, Service
+from cds.storage.recorder import after_hook
 
 router = APIRouter()
 
@@ -30,7 +33,10 @@ async def call_service(service_id: str, request: Request) -> JsonResponse:
     service = find_service(service_id)
     hook_request = parse_hook_request(await request.body())
     check_entry_counts(hook_request)
-    response = await answer(service, hook_request, request.app.state.fallback)
+    hook_instance.set(hook_request.hookInstance)
+    with HOOK_LATENCY.labels(service=service.id).time():
+        response = await answer(service, hook_request, request.app.state.fallback)
+    after_hook(request.app, service.id, response.cards)
     return JsonResponse(response.to_json())
 
 

@@ -20,8 +20,9 @@ TESTDATA = SHARED / "testdata"
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return Settings()
+def settings(tmp_path: Path) -> Settings:
+    # Each test gets its own database, so none writes to the working directory.
+    return Settings(database_url=f"sqlite:///{tmp_path / 'cds.db'}")
 
 
 @pytest.fixture

@@ -1,0 +1,152 @@
+"""The feedback endpoint (CDS Hooks 2.0, digest §5): what clinicians did with our cards."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from cds.errors import ServiceError
+from cds.metrics import FEEDBACK
+from cds.responses import JsonResponse
+from cds.routes import find_service, parse_json_object
+from cds.storage.database import StorageUnavailable
+from cds.storage.records import FeedbackRecord, OverrideReason
+from cds.storage.store import Store
+
+log = logging.getLogger("cds.feedback")
+
+router = APIRouter()
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_ID = Field(min_length=1, max_length=256)
+
+
+class _Entry(BaseModel):
+    # Later versions of the spec may add fields; they are ignored, not refused.
+    model_config = ConfigDict(extra="ignore")
+
+
+class AcceptedSuggestion(_Entry):
+    id: str = _ID
+
+
+class ReasonCoding(_Entry):
+    system: str = Field(min_length=1, max_length=512)
+    code: str = _ID
+    display: str | None = Field(default=None, max_length=512)
+
+
+class OverrideReasonIn(_Entry):
+    reason: ReasonCoding | None = None
+    userComment: str | None = Field(default=None, max_length=4000)
+
+
+class FeedbackEntry(_Entry):
+    card: str = _ID
+    outcome: Literal["accepted", "overridden"]
+    acceptedSuggestions: list[AcceptedSuggestion] | None = Field(
+        default=None, max_length=100, validate_default=True
+    )
+    overrideReason: OverrideReasonIn | None = Field(default=None, validate_default=True)
+    outcomeTimestamp: datetime
+
+    @field_validator("outcomeTimestamp", mode="before")
+    @classmethod
+    def _rfc3339_utc(cls, value: object) -> datetime:
+        # pydantic alone would take dates, epoch numbers and local times.
+        if not isinstance(value, str) or not _RFC3339.match(value):
+            raise ValueError("must be an RFC 3339 date-time, e.g. 2021-12-11T10:05:31Z")
+        # RFC 3339 allows lower-case t and z; fromisoformat does not.
+        parsed = datetime.fromisoformat(value.upper())
+        if parsed.utcoffset() != timedelta(0):
+            raise ValueError("must be in UTC (Z or +00:00)")
+        return parsed
+
+    @field_validator("acceptedSuggestions")
+    @classmethod
+    def _required_when_accepted(
+        cls, value: list[AcceptedSuggestion] | None, info: ValidationInfo
+    ) -> list[AcceptedSuggestion] | None:
+        outcome = info.data.get("outcome")
+        if outcome == "accepted" and not value:
+            raise ValueError("required when outcome is 'accepted'")
+        if outcome == "overridden" and value:
+            raise ValueError("only allowed when outcome is 'accepted'")
+        return value
+
+    @field_validator("overrideReason")
+    @classmethod
+    def _only_when_overridden(
+        cls, value: OverrideReasonIn | None, info: ValidationInfo
+    ) -> OverrideReasonIn | None:
+        if value is not None and info.data.get("outcome") == "accepted":
+            raise ValueError("only allowed when outcome is 'overridden'")
+        return value
+
+    def record(self, service_id: str) -> FeedbackRecord:
+        override = self.overrideReason
+        coding = override.reason if override else None
+        return FeedbackRecord(
+            card_uuid=self.card,
+            service_id=service_id,
+            outcome=self.outcome,
+            outcome_timestamp=self.outcomeTimestamp,
+            accepted_suggestions=tuple(s.id for s in self.acceptedSuggestions or ()),
+            reason=OverrideReason(coding.system, coding.code, coding.display) if coding else None,
+            user_comment=override.userComment if override else None,
+        )
+
+
+class FeedbackRequest(_Entry):
+    feedback: list[FeedbackEntry] = Field(min_length=1, max_length=1000)
+
+
+def parse_feedback(body: bytes) -> FeedbackRequest:
+    try:
+        return FeedbackRequest.model_validate(parse_json_object(body))
+    except ValidationError as error:
+        problems = [(_fhirpath(e["loc"]), _message(e["msg"])) for e in error.errors()]
+        raise ServiceError(
+            422,
+            "invalid",
+            "; ".join(f"{where}: {msg}" for where, msg in problems),
+            [where for where, _ in problems],
+        ) from None
+
+
+def _message(text: str) -> str:
+    # pydantic prefixes messages raised by our validators; the client needs only the reason.
+    return text.removeprefix("Value error, ")
+
+
+def _fhirpath(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else part
+    return path
+
+
+@router.post("/cds-services/{service_id}/feedback")
+async def receive_feedback(service_id: str, request: Request) -> JsonResponse:
+    service = find_service(service_id)
+    reports = parse_feedback(await request.body())
+    store: Store | None = getattr(request.app.state, "store", None)
+    records = [entry.record(service.id) for entry in reports.feedback]
+    try:
+        if store is None:
+            raise StorageUnavailable("storage not opened")
+        stored = await store.save_feedback(records)
+    except StorageUnavailable as error:
+        log.error("feedback not stored: database unavailable", extra={"error": str(error)})
+        raise ServiceError(
+            503, "transient", "feedback could not be stored now; send it again later"
+        ) from None
+    for record in stored:
+        FEEDBACK.labels(outcome=record.outcome).inc()
+    log.info("feedback received", extra={"service": service.id, "stored": len(stored)})
+    return JsonResponse({})

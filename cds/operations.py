@@ -1,0 +1,44 @@
+"""Endpoints for the platform rather than the EHR: liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, Request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from starlette.responses import Response
+
+from cds.errors import ServiceError
+from cds.responses import JsonResponse
+from cds.storage.database import Database, StorageUnavailable
+
+log = logging.getLogger("cds.operations")
+
+router = APIRouter()
+
+READY_TIMEOUT_S = 2.0
+
+
+@router.get("/healthz")
+async def healthz() -> JsonResponse:
+    # Liveness only: a database outage must not get healthy replicas restarted.
+    return JsonResponse({"status": "ok"})
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JsonResponse:
+    database: Database | None = getattr(request.app.state, "database", None)
+    try:
+        if database is None:
+            raise StorageUnavailable("storage not opened")
+        await asyncio.wait_for(database.ping(), READY_TIMEOUT_S)
+    except (StorageUnavailable, TimeoutError) as error:
+        log.warning("not ready: database unreachable", extra={"error": str(error)})
+        raise ServiceError(503, "transient", "database unreachable") from None
+    return JsonResponse({"status": "ok"})
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

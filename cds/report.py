@@ -1,0 +1,82 @@
+"""Override analytics for the CDS committee: per rule, how often its cards were shown,
+accepted and overridden, and the reasons given for overriding them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cds.storage.database import Database
+from cds.storage.records import OverrideReason
+from cds.storage.store import Store
+
+NO_REASON = "(no reason given)"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonLine:
+    reason: str
+    cards: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuleLine:
+    rule: str
+    shown: int
+    accepted: int
+    overridden: int
+    reasons: tuple[ReasonLine, ...]
+
+
+async def build_report(store: Store) -> list[RuleLine]:
+    shown = await store.cards_shown()
+    outcomes = await store.outcome_counts()
+    reasons = await store.override_reasons()
+    rules = set(shown) | {o.rule for o in outcomes}
+    lines = []
+    for rule in rules:
+        counts = {o.outcome: o.cards for o in outcomes if o.rule == rule}
+        rule_reasons = sorted(
+            (ReasonLine(_label(r.reason), r.cards) for r in reasons if r.rule == rule),
+            key=lambda line: (-line.cards, line.reason),
+        )
+        lines.append(
+            RuleLine(
+                rule=rule,
+                shown=shown.get(rule, 0),
+                accepted=counts.get("accepted", 0),
+                overridden=counts.get("overridden", 0),
+                reasons=tuple(rule_reasons),
+            )
+        )
+    return sorted(lines, key=lambda line: (-line.shown, line.rule))
+
+
+def _label(reason: OverrideReason | None) -> str:
+    if reason is None or reason.code is None:
+        return NO_REASON
+    return f"{reason.display} ({reason.code})" if reason.display else reason.code
+
+
+def render_table(lines: list[RuleLine]) -> str:
+    if not lines:
+        return "No cards or feedback recorded yet.\n"
+    headers = ("rule", "shown", "accepted", "overridden")
+    width = max(len(headers[0]), *(len(line.rule) for line in lines))
+    out = [
+        f"{headers[0]:<{width}}  {headers[1]:>6}  {headers[2]:>8}  {headers[3]:>10}",
+        f"{'-' * width}  {'-' * 6}  {'-' * 8}  {'-' * 10}",
+    ]
+    for line in lines:
+        out.append(
+            f"{line.rule:<{width}}  {line.shown:>6}  {line.accepted:>8}  {line.overridden:>10}"
+        )
+        out.extend(f"    {reason.cards:>6}  {reason.reason}" for reason in line.reasons)
+    return "\n".join(out) + "\n"
+
+
+async def report(database_url: str) -> str:
+    database = Database(database_url)
+    try:
+        return render_table(await build_report(Store(database)))
+    finally:
+        await database.dispose()

@@ -1,0 +1,1 @@
+"""Persistence: the cards the service showed and the feedback clinicians sent about them."""

@@ -1,0 +1,104 @@
+"""The async engine, migrations, and the one error every storage failure becomes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from cds.storage.url import async_url, is_memory_sqlite, is_sqlite
+
+log = logging.getLogger("cds.storage")
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Any number that is ours alone: replicas starting together migrate one at a time.
+_MIGRATION_LOCK = 7_265_113
+# An unreachable database must fail fast: hooks and feedback wait on nothing longer.
+CONNECT_TIMEOUT_S = 3.0
+
+
+class StorageUnavailable(Exception):
+    """The database could not be reached or refused the work."""
+
+
+class Database:
+    """One engine per process, migrated once before first use."""
+
+    def __init__(self, database_url: str) -> None:
+        url = async_url(database_url)
+        options: dict[str, Any] = {"pool_pre_ping": True}
+        if is_memory_sqlite(url):
+            # Every new connection to :memory: is a new, empty database; share one.
+            options |= {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+        elif is_sqlite(url):
+            options["connect_args"] = {"timeout": CONNECT_TIMEOUT_S}
+        else:
+            options["connect_args"] = {"timeout": CONNECT_TIMEOUT_S}
+            options["pool_timeout"] = CONNECT_TIMEOUT_S
+        self.engine: AsyncEngine = create_async_engine(url, **options)
+        self._migrated = False
+        self._migrating = asyncio.Lock()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision; a no-op once done in this process."""
+        if self._migrated:
+            return
+        async with self._migrating:
+            if self._migrated:
+                return
+            try:
+                async with self.engine.begin() as connection:
+                    await connection.run_sync(_upgrade)
+            except (SQLAlchemyError, OSError, TimeoutError) as error:
+                raise StorageUnavailable(f"migration failed: {_describe(error)}") from error
+            self._migrated = True
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction on a migrated database; failures become StorageUnavailable."""
+        await self.migrate()
+        try:
+            async with self.engine.begin() as connection:
+                yield connection
+        except (SQLAlchemyError, OSError, TimeoutError) as error:
+            raise StorageUnavailable(_describe(error)) from error
+
+    async def ping(self) -> None:
+        async with self.begin() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Held until this transaction commits, so a second replica waits, then finds
+        # the schema current.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _describe(error: BaseException) -> str:
+    # The driver's message can quote SQL parameters; the class name and first line suffice.
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first_line[:200]}"

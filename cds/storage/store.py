@@ -1,0 +1,139 @@
+"""Reads and writes: cards shown, feedback received, and the counts the report needs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Insert, Table, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cds.storage.database import Database
+from cds.storage.records import (
+    EmittedCard,
+    FeedbackRecord,
+    OutcomeCount,
+    OverrideReason,
+    ReasonCount,
+)
+from cds.storage.tables import emitted_cards, feedback
+
+# Feedback about a card this service has no record of (sent before recording began, or
+# a record lost to an outage) is still counted, under this rule.
+UNRECORDED_RULE = "(card not recorded)"
+
+_feedback_with_rule = feedback.outerjoin(
+    emitted_cards, feedback.c.card_uuid == emitted_cards.c.card_uuid
+)
+
+
+class Store:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def record_cards(self, cards: Sequence[EmittedCard]) -> None:
+        if not cards:
+            return
+        rows = [
+            {
+                "card_uuid": c.card_uuid,
+                "service_id": c.service_id,
+                "rule": c.rule,
+                "indicator": c.indicator,
+                "summary": c.summary,
+                "emitted_at": c.emitted_at,
+            }
+            for c in cards
+        ]
+        async with self.database.begin() as connection:
+            await connection.execute(self._insert_ignoring_repeats(emitted_cards), rows)
+
+    async def save_feedback(self, records: Iterable[FeedbackRecord]) -> list[FeedbackRecord]:
+        """Store each report once; returns the ones not stored before."""
+        received_at = datetime.now(UTC)
+        stored: list[FeedbackRecord] = []
+        async with self.database.begin() as connection:
+            for record in records:
+                reason = record.reason or OverrideReason(None, None, None)
+                result = await connection.execute(
+                    self._insert_ignoring_repeats(feedback).values(
+                        card_uuid=record.card_uuid,
+                        service_id=record.service_id,
+                        outcome=record.outcome,
+                        outcome_timestamp=record.outcome_timestamp,
+                        accepted_suggestions=" ".join(sorted(set(record.accepted_suggestions))),
+                        reason_system=reason.system,
+                        reason_code=reason.code,
+                        reason_display=reason.display,
+                        user_comment=record.user_comment,
+                        received_at=received_at,
+                    )
+                )
+                if result.rowcount > 0:
+                    stored.append(record)
+        return stored
+
+    async def feedback_for(self, card_uuid: str) -> list[FeedbackRecord]:
+        query = select(feedback).where(feedback.c.card_uuid == card_uuid).order_by(feedback.c.id)
+        async with self.database.begin() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [
+            FeedbackRecord(
+                card_uuid=row["card_uuid"],
+                service_id=row["service_id"],
+                outcome=row["outcome"],
+                outcome_timestamp=row["outcome_timestamp"],
+                accepted_suggestions=tuple(row["accepted_suggestions"].split()),
+                reason=_reason(row["reason_system"], row["reason_code"], row["reason_display"]),
+                user_comment=row["user_comment"],
+            )
+            for row in rows
+        ]
+
+    async def cards_shown(self) -> dict[str, int]:
+        query = select(emitted_cards.c.rule, func.count()).group_by(emitted_cards.c.rule)
+        async with self.database.begin() as connection:
+            return {rule: count for rule, count in (await connection.execute(query)).all()}
+
+    async def outcome_counts(self) -> list[OutcomeCount]:
+        """Distinct cards per rule and outcome: a card reported twice counts once."""
+        rule = func.coalesce(emitted_cards.c.rule, literal(UNRECORDED_RULE)).label("rule")
+        query = (
+            select(rule, feedback.c.outcome, func.count(feedback.c.card_uuid.distinct()))
+            .select_from(_feedback_with_rule)
+            .group_by(rule, feedback.c.outcome)
+        )
+        async with self.database.begin() as connection:
+            rows = (await connection.execute(query)).all()
+        return [OutcomeCount(rule=r, outcome=o, cards=n) for r, o, n in rows]
+
+    async def override_reasons(self) -> list[ReasonCount]:
+        rule = func.coalesce(emitted_cards.c.rule, literal(UNRECORDED_RULE)).label("rule")
+        query = (
+            select(
+                rule,
+                feedback.c.reason_system,
+                feedback.c.reason_code,
+                func.max(feedback.c.reason_display),
+                func.count(feedback.c.card_uuid.distinct()),
+            )
+            .select_from(_feedback_with_rule)
+            .where(feedback.c.outcome == "overridden")
+            .group_by(rule, feedback.c.reason_system, feedback.c.reason_code)
+        )
+        async with self.database.begin() as connection:
+            rows = (await connection.execute(query)).all()
+        return [
+            ReasonCount(rule=r, reason=_reason(system, code, display), cards=n)
+            for r, system, code, display, n in rows
+        ]
+
+    def _insert_ignoring_repeats(self, table: Table) -> Insert:
+        dialect = sqlite if self.database.dialect == "sqlite" else postgresql
+        return dialect.insert(table).on_conflict_do_nothing()
+
+
+def _reason(system: str | None, code: str | None, display: str | None) -> OverrideReason | None:
+    if system is None and code is None and display is None:
+        return None
+    return OverrideReason(system=system, code=code, display=display)

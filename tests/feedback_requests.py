@@ -1,0 +1,54 @@
+"""Builders for hook calls and feedback reports shared by the feedback tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+
+from tests.conftest import load_example
+
+PATIENT_VIEW = "phantom-limb-pain-patient-view"
+OVERRIDE_SYSTEM = "urn:plp-cds:override-reason"
+
+
+def show_cards(client: TestClient, service: str = PATIENT_VIEW) -> list[dict[str, Any]]:
+    response = client.post(f"/cds-services/{service}", json=load_example("patient-view.json"))
+    assert response.status_code == 200, response.text
+    cards: list[dict[str, Any]] = response.json()["cards"]
+    assert cards
+    return cards
+
+
+def accepted(card: dict[str, Any], at: str = "2026-11-24T10:05:31Z") -> dict[str, Any]:
+    return {
+        "card": card["uuid"],
+        "outcome": "accepted",
+        "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}],
+        "outcomeTimestamp": at,
+    }
+
+
+def overridden(
+    card: dict[str, Any], code: str | None = "patient-preference", at: str = "2026-11-24T10:06:00Z"
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": at}
+    if code is not None:
+        entry["overrideReason"] = {
+            "reason": {"system": OVERRIDE_SYSTEM, "code": code, "display": code.replace("-", " ")},
+            "userComment": "discussed with the patient",
+        }
+    return entry
+
+
+def drain_card_records(client: TestClient) -> None:
+    """Wait for the card records the hook calls queued (they run after the response)."""
+    assert client.portal is not None, "use the client inside `with`"
+    client.portal.call(client.app.state.card_recorder.drain)  # type: ignore[attr-defined]
+
+
+def send_feedback(
+    client: TestClient, *entries: dict[str, Any], service: str = PATIENT_VIEW
+) -> httpx.Response:
+    return client.post(f"/cds-services/{service}/feedback", json={"feedback": list(entries)})
