@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from cds import feedback, operations
 from cds.errors import ServiceError, operation_outcome
 from cds.lifespan import lifespan
-from cds.patient_data import prefetch_only
+from cds.patient_data import no_resolution, prefetch_only
 from cds.responses import JsonResponse
 from cds.routes import router
 from cds.security import install_security
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.fallback = prefetch_only
+    app.state.resolve = no_resolution
     app.include_router(router)
     app.include_router(feedback.router)
     app.include_router(operations.router)

@@ -20,10 +20,11 @@ import orjson
 from cds.allowlist import is_allowed, same_origin
 from cds.errors import DataUnavailable, operation_outcome
 from cds.limits import MAX_BUNDLE_ENTRIES
+from cds.metrics import FHIR_CALLS
 from cds.models import HookRequest
 from cds.settings import Settings
 from fhir_mappings.json_access import JsonObject, obj, objs, text
-from fhir_mappings.resources import collect
+from fhir_mappings.resources import ResourceSet, collect
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +34,26 @@ BACKOFF_S = 0.1
 MAX_MEDICATION_LOOKUPS = 100
 _MEDICATION_REFERENCE = re.compile(r"Medication/([A-Za-z0-9\-.]{1,64})")
 _ORDERS = frozenset({"MedicationRequest", "MedicationStatement"})
+# FetchFailed codes → the bounded outcome labels of cds_fhir_fallback_calls_total.
+_METRIC_OUTCOMES = {
+    "timeout": "timeout",
+    "transient": "network_error",
+    "forbidden": "refused",
+    "invalid": "invalid_response",
+    "too-costly": "invalid_response",
+    "exception": "http_error",
+}
 
 
 class FetchFailed(Exception):
     """One prefetch key could not be fetched; `reason` is safe to show the EHR."""
 
-    def __init__(self, code: str, reason: str) -> None:
+    def __init__(self, code: str, reason: str, outcome: str | None = None) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        # The metric label: the kind of failure, where the issue code alone is too coarse.
+        self.outcome = outcome or _METRIC_OUTCOMES.get(code, "http_error")
 
 
 class _Retryable(FetchFailed):
@@ -124,6 +136,32 @@ class FhirServerFallback:
             )
             raise FhirDataUnavailable(server, ordered)
         return results
+
+    async def resolve_references(self, request: HookRequest, record: ResourceSet) -> None:
+        """Best effort: fetch the Medications that prefetched orders reference but the data
+        does not hold. Prefetch was complete, so a failure here is logged, not a 412."""
+        if not any(_unresolved_reference(o, record) for o in record.medication_orders):
+            return
+        try:
+            server, token = self._usable_server(request, {"medications": ""})
+        except DataUnavailable:
+            log.warning("medication references left unresolved: no usable FHIR server")
+            return
+        loop = asyncio.get_running_loop()
+        session = _Session(self, server, token, loop.time() + self.timeout_s, request)
+        bundle: JsonObject = {
+            "resourceType": "Bundle",
+            "entry": [{"resource": order} for order in record.medication_orders],
+        }
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                await session.resolve_medications(bundle)
+        except (FetchFailed, TimeoutError) as error:
+            log.warning("medication references left unresolved: %s", error or "timeout")
+            return
+        for entry in bundle["entry"]:
+            if entry["resource"].get("resourceType") == "Medication":
+                record.add(entry["resource"], entry.get("fullUrl"))
 
     def _usable_server(self, request: HookRequest, missing: Mapping[str, str]) -> tuple[str, str]:
         keys = ", ".join(missing)
@@ -263,6 +301,15 @@ class _Session:
                 await asyncio.sleep(delay)
 
     async def _get_once(self, url: str) -> JsonObject:
+        try:
+            result = await self._get_and_read(url)
+        except FetchFailed as failure:
+            FHIR_CALLS.labels(outcome=failure.outcome).inc()
+            raise
+        FHIR_CALLS.labels(outcome="ok").inc()
+        return result
+
+    async def _get_and_read(self, url: str) -> JsonObject:
         remaining = self._remaining()
         if remaining <= 0:
             raise FetchFailed("timeout", "no time left before the overall deadline")
@@ -288,7 +335,7 @@ class _Session:
     async def _read(self, response: httpx.Response) -> JsonObject:
         status = response.status_code
         if status >= 500:
-            raise _Retryable("transient", f"HTTP {status} from the FHIR server")
+            raise _Retryable("transient", f"HTTP {status} from the FHIR server", "http_error")
         if 300 <= status < 400:
             raise FetchFailed(
                 "forbidden", f"HTTP {status} redirect from the FHIR server (not followed)"
@@ -317,6 +364,13 @@ class _Session:
 
     def _remaining(self) -> float:
         return self.deadline - asyncio.get_running_loop().time()
+
+
+def _unresolved_reference(order: JsonObject, record: ResourceSet) -> bool:
+    reference = text(obj(order.get("medicationReference")).get("reference"))
+    if reference is None or reference.startswith("#"):
+        return False
+    return reference not in record.medications
 
 
 def _entries(bundle: JsonObject) -> list[Any]:

@@ -11,7 +11,7 @@ from cards.orders import order_cards
 from cards.patient_view import patient_view_cards
 from cds.errors import ServiceError
 from cds.models import HookRequest, OrderSelectContext, OrderSignContext, PatientContext
-from cds.patient_data import Fallback, gather
+from cds.patient_data import Fallback, Resolver, gather
 from cds.services import Hook, Service
 from fhir_mappings.facts import PatientFacts, medication_facts, patient_facts
 from fhir_mappings.medications import MedicationFact
@@ -52,10 +52,13 @@ def _path(location: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in location)
 
 
-async def answer(service: Service, request: HookRequest, fallback: Fallback) -> CdsResponse:
+async def answer(
+    service: Service, request: HookRequest, fallback: Fallback, resolve: Resolver
+) -> CdsResponse:
     context = parse_context(service, request)
     values = await gather(request, fallback)
     record = collect(values.values())
+    await resolve(request, record)
     facts = patient_facts(record)
     if not facts.in_scope:
         return CdsResponse(cards=[])

@@ -23,7 +23,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     ) as http:
         app.state.http = http
         if settings.fhir_allowlist:
-            app.state.fallback = FhirServerFallback.from_settings(http, settings)
+            fallback = FhirServerFallback.from_settings(http, settings)
+            app.state.fallback = fallback
+            app.state.resolve = fallback.resolve_references
         try:
             async with open_storage(app):
                 yield

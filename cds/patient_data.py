@@ -11,10 +11,13 @@ from urllib.parse import quote
 from cds.errors import DataUnavailable
 from cds.models import HookRequest
 from cds.services import PREFETCH, REQUIRED_PREFETCH
-from fhir_mappings.resources import is_operation_outcome
+from fhir_mappings.resources import ResourceSet, is_operation_outcome
 
 # Fetches the given prefetch keys (key → relative FHIR query) from the EHR's FHIR server.
 Fallback = Callable[[HookRequest, Mapping[str, str]], Awaitable[dict[str, Any]]]
+
+# Adds to the record the Medications its orders reference but the data does not hold.
+Resolver = Callable[[HookRequest, ResourceSet], Awaitable[None]]
 
 _TOKEN = re.compile(r"\{\{\s*context\.(\w+)\s*\}\}")
 
@@ -53,3 +56,7 @@ async def prefetch_only(request: HookRequest, missing: Mapping[str, str]) -> dic
         f"configured for prefetch only: {', '.join(missing)}",
         missing,
     )
+
+
+async def no_resolution(request: HookRequest, record: ResourceSet) -> None:
+    """The resolver when no FHIR server may be called: orders stay as the EHR sent them."""

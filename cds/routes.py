@@ -35,7 +35,8 @@ async def call_service(service_id: str, request: Request) -> JsonResponse:
     check_entry_counts(hook_request)
     hook_instance.set(hook_request.hookInstance)
     with HOOK_LATENCY.labels(service=service.id).time():
-        response = await answer(service, hook_request, request.app.state.fallback)
+        state = request.app.state
+        response = await answer(service, hook_request, state.fallback, state.resolve)
     after_hook(request.app, service.id, response.cards)
     return JsonResponse(response.to_json())
 

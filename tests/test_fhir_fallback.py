@@ -284,6 +284,44 @@ def test_included_medication_is_not_fetched_again(
     assert not medication.called
 
 
+def test_references_in_complete_prefetch_are_resolved_too(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    request = hook_request(example)
+    request["prefetch"]["medications"] = searchset(
+        [{"resource": referenced_order(example, "Medication/gaba300")}]
+    )
+    medication = ehr.get(f"{FHIR}/Medication/gaba300").respond(json=GABAPENTIN)
+
+    response = client.post(HOOK, json=request)
+
+    assert response.status_code == 200
+    assert "Gabapentinoid: gabapentin" in detail(response)
+    assert medication.calls.last.request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert len(ehr.calls) == 1
+
+
+def test_an_unresolvable_reference_in_complete_prefetch_is_logged_not_fatal(
+    client: TestClient,
+    ehr: respx.MockRouter,
+    example: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    request = hook_request(example)
+    request["prefetch"]["medications"] = searchset(
+        [{"resource": referenced_order(example, "Medication/gone")}]
+    )
+    ehr.get(f"{FHIR}/Medication/gone").respond(404)
+
+    with caplog.at_level(logging.WARNING):
+        response = client.post(HOOK, json=request)
+
+    assert response.status_code == 200
+    assert "Step 1: no first-line agent recorded yet" in detail(response)
+    assert any("left unresolved" in r.getMessage() for r in caplog.records)
+    assert TOKEN not in caplog.text
+
+
 def test_unresolvable_medication_is_a_412(
     client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
 ) -> None:
@@ -586,3 +624,25 @@ def test_no_fhir_server_answer_gets_a_5xx(
         ehr.route(url__startswith=FHIR).respond(status, json=answer)
         response = client.post(HOOK, json=hook_request(example, "conditions", "medications"))
     assert response.status_code in (200, 412), response.text
+
+
+def test_fallback_calls_are_counted_by_outcome(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(outcome: str) -> float:
+        value = REGISTRY.get_sample_value("cds_fhir_fallback_calls_total", {"outcome": outcome})
+        return value or 0.0
+
+    ok, server_errors = count("ok"), count("http_error")
+    conditions_route(ehr).respond(json=example["prefetch"]["conditions"])
+    medications_route(ehr).mock(
+        side_effect=[httpx.Response(503), httpx.Response(200, json=searchset([]))]
+    )
+
+    response = client.post(HOOK, json=hook_request(example, "conditions", "medications"))
+
+    assert response.status_code == 200
+    assert count("ok") - ok == 2
+    assert count("http_error") - server_errors == 1
