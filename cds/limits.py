@@ -12,8 +12,8 @@ from typing import Any
 from cds.errors import ServiceError
 from cds.models import HookRequest
 
-# Generous for one patient's Conditions and medication orders, and low enough that the
-# guideline's pairwise comparison of first-line orders (quadratic) stays near a second.
+# Generous for one patient's Conditions and medication orders (a large chart holds a few
+# hundred of each), and a bound on the work one request can ask for.
 MAX_BUNDLE_ENTRIES = 5_000
 
 

@@ -68,13 +68,6 @@ class Interval:
     start: date | None
     end: date | None
 
-    def overlaps(self, other: Interval) -> bool:
-        starts_before_other_ends = (
-            self.start is None or other.end is None or self.start <= other.end
-        )
-        ends_after_other_starts = self.end is None or other.start is None or self.end >= other.start
-        return starts_before_other_ends and ends_after_other_starts
-
 
 @dataclass(frozen=True, slots=True)
 class MedicationFact:

@@ -15,11 +15,12 @@ and the next step is always phrased conditionally ("if relief is insufficient â€
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from itertools import combinations
 
 from fhir_mappings.facts import PatientFacts
-from fhir_mappings.medications import MedicationFact
+from fhir_mappings.medications import Interval, MedicationFact
 from fhir_mappings.terminology import TherapyClass
 from guideline.therapies import (
     FIRST_LINE,
@@ -100,20 +101,51 @@ def place(medications: tuple[MedicationFact, ...]) -> Step:
     first_line = [m for m in tried if m.classes & FIRST_LINE]
     if not first_line:
         return Step.START
-    if not any(used_together(a, b) for a, b in combinations(first_line, 2)):
+    if not used_together(first_line):
         return Step.ADD_OR_SWITCH
     if any(m.classes & SECOND_LINE for m in tried):
         return Step.SECOND_LINE
     return Step.COMBINATION
 
 
-def used_together(a: MedicationFact, b: MedicationFact) -> bool:
-    """Two orders of different first-line classes whose times of use overlap."""
-    if not (a.classes & FIRST_LINE) - (b.classes & FIRST_LINE):
-        return False
-    if a.current and b.current:
-        return True
-    return a.in_use is not None and b.in_use is not None and a.in_use.overlaps(b.in_use)
+def used_together(first_line: list[MedicationFact]) -> bool:
+    """Were two different first-line classes ever in use at the same time?
+
+    Each class's times of use are merged into disjoint spans first, so the check stays
+    linear in the number of orders. Orders still running are open-ended and overlap each
+    other; an ended order with no dates cannot be placed in time and is left out.
+    """
+    spans: dict[TherapyClass, list[Interval]] = {}
+    for medication in first_line:
+        if medication.in_use is not None:
+            for therapy_class in medication.classes & FIRST_LINE:
+                spans.setdefault(therapy_class, []).append(medication.in_use)
+    merged = [merge(intervals) for intervals in spans.values()]
+    return any(overlap(a, b) for a, b in combinations(merged, 2))
+
+
+def merge(intervals: list[Interval]) -> list[tuple[date, date]]:
+    bounded = sorted((i.start or date.min, i.end or date.max) for i in intervals)
+    result = [bounded[0]]
+    for start, end in bounded[1:]:
+        last_start, last_end = result[-1]
+        if start <= last_end:
+            result[-1] = (last_start, max(last_end, end))
+        else:
+            result.append((start, end))
+    return result
+
+
+def overlap(a: list[tuple[date, date]], b: list[tuple[date, date]]) -> bool:
+    i = j = 0
+    while i < len(a) and j < len(b):
+        if a[i][0] <= b[j][1] and b[j][0] <= a[i][1]:
+            return True
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return False
 
 
 def next_therapies(
