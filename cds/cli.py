@@ -57,3 +57,7 @@ async def _migrate(database_url: str) -> None:
         await database.migrate()
     finally:
         await database.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -40,7 +40,7 @@ def build_verifier(settings: Settings) -> Verifier | None:
             raise StartupError(
                 "CDS_REQUIRE_AUTH=true but no trusted issuers are configured: set "
                 "CDS_TRUSTED_ISSUERS_FILE to a JSON file naming each EHR's issuer and JWK Set "
-                "(see docs/deploying.md). Refusing to start without authentication."
+                "(see the README, Deploying). Refusing to start without authentication."
             )
         log.warning(
             "!!! NO CLIENT AUTHENTICATION: CDS_TRUSTED_ISSUERS_FILE names no trusted issuers, "
