@@ -230,7 +230,7 @@ def p256_key() -> ECKey:
 
 
 # Each token breaks exactly one rule; the logged reason shows it was refused for that rule.
-REFUSED: dict[str, tuple[Any, str]] = {
+REFUSED: dict[str, tuple[Any, str | tuple[str, ...]]] = {
     "alg none": (lambda: unsigned_token(), "alg 'none'"),
     "alg HS256": (hs256_token, "alg 'HS256'"),
     "alg ES256": (lambda: token(p256_key(), "ES256"), "alg 'ES256'"),
@@ -248,7 +248,11 @@ REFUSED: dict[str, tuple[Any, str]] = {
     "iat in the future": (lambda: token(iat=int(time.time()) + 120), "issued in the future"),
     "iat missing": (lambda: token(iat=None), "Missing claim: 'iat'"),
     "jti missing": (lambda: token(jti=None), "Missing claim: 'jti'"),
-    "jti not a string": (lambda: token(jti=12345), "jti is not a short string"),
+    # joserfc 1.8 checks the type itself; older releases leave it to our own check.
+    "jti not a string": (
+        lambda: token(jti=12345),
+        ("jti is not a short string", "'jti' must be a string"),
+    ),
     "untrusted iss": (lambda: token(iss="https://stranger.example.com"), "not a trusted issuer"),
     "iss missing": (lambda: token(iss=None), "not a trusted issuer"),
     "jku not listed": (
@@ -268,11 +272,12 @@ def test_each_rule_refuses_alone(
     example: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
     make: Any,
-    reason: str,
+    reason: str | tuple[str, ...],
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="cds.auth"):
         assert_refused(call(client, example, make()))
-    assert reason in caplog.text
+    alternatives = (reason,) if isinstance(reason, str) else reason
+    assert any(text in caplog.text for text in alternatives), caplog.text
     assert not ehr["unlisted"].called, "a jku that is not listed is never fetched"
 
 
