@@ -22,6 +22,17 @@ class ServiceError(Exception):
         return operation_outcome([(self.code, self.message, self.expressions)])
 
 
+def invalid_fields(problems: Iterable[tuple[str, str]]) -> ServiceError:
+    """422 naming each field that is wrong (where, what) in the diagnostics and expressions."""
+    problems = list(problems)
+    return ServiceError(
+        422,
+        "invalid",
+        "; ".join(f"{where}: {message}" for where, message in problems),
+        [where for where, _ in problems],
+    )
+
+
 def operation_outcome(issues: Iterable[tuple[str, str, Iterable[str]]]) -> dict[str, Any]:
     rendered = []
     for code, message, expressions in issues:

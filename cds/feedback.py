@@ -10,7 +10,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from cds.errors import ServiceError
+from cds.errors import ServiceError, invalid_fields
 from cds.metrics import FEEDBACK
 from cds.responses import JsonResponse
 from cds.routes import find_service, parse_json_object
@@ -110,13 +110,8 @@ def parse_feedback(body: bytes) -> FeedbackRequest:
     try:
         return FeedbackRequest.model_validate(parse_json_object(body))
     except ValidationError as error:
-        problems = [(_fhirpath(e["loc"]), _message(e["msg"])) for e in error.errors()]
-        raise ServiceError(
-            422,
-            "invalid",
-            "; ".join(f"{where}: {msg}" for where, msg in problems),
-            [where for where, _ in problems],
-        ) from None
+        problems = ((_fhirpath(e["loc"]), _message(e["msg"])) for e in error.errors())
+        raise invalid_fields(problems) from None
 
 
 def _message(text: str) -> str:

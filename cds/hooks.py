@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from cards.models import Card, CdsResponse
 from cards.orders import order_cards
 from cards.patient_view import patient_view_cards
-from cds.errors import ServiceError
+from cds.errors import ServiceError, invalid_fields
 from cds.models import HookRequest, OrderSelectContext, OrderSignContext, PatientContext
 from cds.patient_data import Fallback, Resolver, gather
 from cds.services import Hook, Service
@@ -40,12 +40,8 @@ def parse_context(service: Service, request: HookRequest) -> PatientContext:
     try:
         return CONTEXTS[service.hook].model_validate(request.context)
     except ValidationError as error:
-        raise ServiceError(
-            422,
-            "invalid",
-            "; ".join(f"context.{_path(e['loc'])}: {e['msg']}" for e in error.errors()),
-            [f"context.{_path(e['loc'])}" for e in error.errors()],
-        ) from None
+        problems = ((f"context.{_path(e['loc'])}", e["msg"]) for e in error.errors())
+        raise invalid_fields(problems) from None
 
 
 def _path(location: tuple[int | str, ...]) -> str:

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from cds.errors import ServiceError
+from cds.errors import ServiceError, invalid_fields
 from cds.hooks import answer
 from cds.limits import check_entry_counts
 from cds.logging import hook_instance
@@ -62,10 +62,5 @@ def parse_hook_request(body: bytes) -> HookRequest:
     try:
         return HookRequest.model_validate(parse_json_object(body))
     except ValidationError as error:
-        problems = [(".".join(str(p) for p in e["loc"]), e["msg"]) for e in error.errors()]
-        raise ServiceError(
-            422,
-            "invalid",
-            "; ".join(f"{where}: {msg}" for where, msg in problems),
-            [where for where, _ in problems],
-        ) from None
+        problems = ((".".join(str(p) for p in e["loc"]), e["msg"]) for e in error.errors())
+        raise invalid_fields(problems) from None
