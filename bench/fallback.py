@@ -78,7 +78,7 @@ def run(chart: Chart, latency_ms: float, iterations: int) -> FallbackResult:
         )
         env = {DATA_ENV: str(data), LATENCY_ENV: str(latency_ms)}
         with uvicorn_server("bench.fhir_stub:app", env=env, ready_path="/_stats") as stub:
-            return asyncio.run(_measure(chart, stub, latency_ms, iterations))
+            return asyncio.run(_measure(chart, stub.base, latency_ms, iterations))
 
 
 def _service_app(allowlist: str) -> Any:

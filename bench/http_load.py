@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,9 @@ class LoadResult:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    # Server CPU per request, all workers together: comparable across machines and load
+    # tools where req/s is not (the load generator shares the CPUs).
+    server_cpu_ms: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -188,23 +191,25 @@ def compare(
         }
         for count in workers:
             for name, (app, env) in targets.items():
-                with uvicorn_server(app, workers=count, env=env) as base:
-                    url = base + path
+                with uvicorn_server(app, workers=count, env=env) as server:
+                    url = server.base + path
                     check = httpx.post(url, content=body, timeout=30.0)
                     if check.status_code != 200:
                         raise RuntimeError(f"{name} answered {check.status_code} at {url}")
-                    results.append(
-                        load(
-                            url,
-                            body,
-                            target=name,
-                            workers=count,
-                            concurrency=concurrency,
-                            duration_s=duration_s,
-                            max_requests=max_requests,
-                            tool=tool,
-                        )
+                    cpu_before = server.cpu_seconds()
+                    result = load(
+                        url,
+                        body,
+                        target=name,
+                        workers=count,
+                        concurrency=concurrency,
+                        duration_s=duration_s,
+                        max_requests=max_requests,
+                        tool=tool,
                     )
+                    cpu = server.cpu_seconds() - cpu_before
+                    cpu_ms = cpu * 1000 / result.requests if result.requests and cpu else None
+                    results.append(replace(result, server_cpu_ms=cpu_ms))
     return results
 
 

@@ -219,6 +219,11 @@ def chart(size: str) -> Chart:
     return build_chart(size, n_conditions, n_medications)
 
 
+def release_bundles() -> None:
+    """Drop the parsed Synthea bundles (millions of objects) once the charts are built."""
+    _load_bundle.cache_clear()
+
+
 def searchset(resources: list[Json]) -> Json:
     return {
         "resourceType": "Bundle",

@@ -121,11 +121,12 @@ def _http(http: dict[str, Any] | None) -> list[str]:
         return [*lines, (http or {}).get("outcome", "skipped")]
     lines += _table(
         ["target", "workers", "load tool", "concurrency", "seconds", "requests", "errors",
-         "req/s", "p50 ms", "p95 ms", "p99 ms"],
+         "req/s", "p50 ms", "p95 ms", "p99 ms", "server CPU ms/req"],
         [
             [r["target"], str(r["workers"]), r["tool"], str(r["concurrency"]),
              f"{r['duration_s']:.1f}", str(r["requests"]), str(r["errors"]),
-             f"{r['throughput_rps']:.0f}", _ms(r["p50_ms"]), _ms(r["p95_ms"]), _ms(r["p99_ms"])]
+             f"{r['throughput_rps']:.0f}", _ms(r["p50_ms"]), _ms(r["p95_ms"]), _ms(r["p99_ms"]),
+             _ms(r.get("server_cpu_ms"), 3)]
             for r in http["runs"]
         ],
     )  # fmt: skip
@@ -166,7 +167,12 @@ def _profiles(profiles: list[dict[str, Any]] | None) -> list[str]:
         if p.get("outcome") != "measured":
             lines += [p.get("outcome", "skipped"), ""]
             continue
-        lines += [f"{p['chart']} {p['hook']}, {p['iterations']} calls, {p['profiled_s']} s:", ""]
+        packages = ", ".join(f"{name} {share:.0%}" for name, share in p["by_package"].items())
+        lines += [
+            f"{p['chart']} {p['hook']}, {p['iterations']} calls, {p['profiled_s']} s; "
+            f"self time by package: {packages}",
+            "",
+        ]
         lines += _table(
             ["function", "where", "% self"],
             [[h["function"], h["where"], f"{h['share']:.1%}"] for h in p["self_time"]],

@@ -10,6 +10,8 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -24,6 +26,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True, slots=True)
+class Server:
+    base: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of uvicorn and its workers: its own process group.
+
+        Unlike wall-clock throughput this does not depend on how the CPUs are shared with
+        the load generator. Linux only; 0.0 elsewhere.
+        """
+        tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # the process ended while being read
+            if int(fields[2]) == self.pid:  # field 5, the process group
+                total += int(fields[11]) + int(fields[12])  # fields 14 and 15, utime + stime
+        return total / tick
+
+
 @contextmanager
 def uvicorn_server(
     target: str,
@@ -32,8 +57,8 @@ def uvicorn_server(
     env: dict[str, str] | None = None,
     ready_path: str = "/",
     startup_timeout_s: float = 30.0,
-) -> Iterator[str]:
-    """Yield the base URL of `uvicorn target` on 127.0.0.1, serving this work tree's code."""
+) -> Iterator[Server]:
+    """Yield `uvicorn target` running on 127.0.0.1, serving this work tree's code."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", target, "--host", LOOPBACK, "--port", str(port)]
     command += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
@@ -55,7 +80,7 @@ def uvicorn_server(
     base = f"http://{LOOPBACK}:{port}"
     try:
         _wait_ready(process, base + ready_path, startup_timeout_s, workers)
-        yield base
+        yield Server(base, process.pid)
     finally:
         _stop(process)
 
