@@ -177,5 +177,10 @@ def _profiles(profiles: list[dict[str, Any]] | None) -> list[str]:
             ["function", "where", "% self"],
             [[h["function"], h["where"], f"{h['share']:.1%}"] for h in p["self_time"]],
         )
+        lines += ["", "Inclusive time, this repo's code (nested rows overlap):", ""]
+        lines += _table(
+            ["function", "where", "% incl."],
+            [[h["function"], h["where"], f"{h['share']:.1%}"] for h in p["inclusive_time"][:12]],
+        )
         lines.append("")
     return lines
