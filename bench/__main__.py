@@ -6,6 +6,7 @@ import argparse
 import gc
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # Imported here so the app is built from this work tree after argument parsing.
+    # Imported after argument parsing, so `--help` and a bad flag answer at once.
     from cds.app import create_app
 
     started = time.monotonic()
@@ -74,20 +75,22 @@ def main(argv: list[str] | None = None) -> int:
     results["inprocess"] = [m.to_json() for m in measurements]
     results["growth"] = [g.to_json() for g in inprocess.growth(measurements)]
     if "http" not in args.skip:
-        results["http"] = _http(args, charts["typical"], app)
+        results["http"] = _guarded(lambda: _http(args, charts["typical"], app))
     if "fallback" not in args.skip:
         _say("fallback")
-        results["fallback"] = fallback.run(
-            charts["typical"], args.latency_ms, args.fallback_calls
-        ).to_json()
+        results["fallback"] = _guarded(
+            lambda: fallback.run(charts["typical"], args.latency_ms, args.fallback_calls).to_json()
+        )
     if "profile" not in args.skip:
         _say("profile")
         # The large chart shows what grows with the chart; the typical patient-view is the
         # call closest to its ratio target.
         profiled = (("large", "patient-view"), ("large", "order-sign"), ("typical", "patient-view"))
         results["profile"] = [
-            hotspots.profile(
-                app, charts[size], hook, args.profile_calls * (10 if size == "typical" else 1)
+            _guarded(
+                lambda size=size, hook=hook: hotspots.profile(
+                    app, charts[size], hook, args.profile_calls * (10 if size == "typical" else 1)
+                )
             )
             for size, hook in profiled
         ]
@@ -125,6 +128,15 @@ def _http(args: argparse.Namespace, patient: Any, app: Any) -> dict[str, Any]:
         tool=args.load_tool,
     )
     return {"runs": [r.to_json() for r in runs], "verdict": http_load.verdict(runs)}
+
+
+def _guarded(section: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one section; a failure is reported in its place instead of losing the others."""
+    try:
+        return section()
+    except Exception as error:
+        _say(f"section failed: {type(error).__name__}: {error}")
+        return {"outcome": f"error: {type(error).__name__}: {error}"}
 
 
 def _say(message: str) -> None:

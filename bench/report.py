@@ -146,7 +146,9 @@ def _fallback(fallback: dict[str, Any] | None) -> list[str]:
     if not fallback:
         return [*lines, "skipped"]
     if fallback["outcome"] != "measured":
-        return [*lines, f"{fallback['outcome']} (stub latency {fallback['latency_ms']} ms)"]
+        latency = fallback.get("latency_ms")
+        suffix = f" (stub latency {latency} ms)" if latency is not None else ""
+        return [*lines, f"{fallback['outcome']}{suffix}"]
     lines += _table(
         ["stub latency ms", "calls", "median ms", "p99 ms", "median / latency",
          "FHIR requests/call", "max in flight", "bearer sent", "cards", "parallel"],
