@@ -7,6 +7,7 @@ import gc
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         profiled = (("large", "patient-view"), ("large", "order-sign"), ("typical", "patient-view"))
         results["profile"] = [
             _guarded(
-                lambda size=size, hook=hook: hotspots.profile(
-                    app, charts[size], hook, args.profile_calls * (10 if size == "typical" else 1)
+                partial(
+                    hotspots.profile,
+                    app,
+                    charts[size],
+                    hook,
+                    args.profile_calls * (10 if size == "typical" else 1),
                 )
             )
             for size, hook in profiled

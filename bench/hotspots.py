@@ -105,7 +105,7 @@ def profile(
     asyncio.run(_calls(app, path, body, iterations))
     profiler.stop()
     session = profiler.last_session
-    root = session.root_frame()
+    root = session.root_frame() if session is not None else None
     if root is None:
         return {"outcome": "skipped: no samples"}
     own, inclusive, groups = _walk(root)

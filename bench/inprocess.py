@@ -84,7 +84,7 @@ async def measure_async(
         # Collect garbage left by setup so it is not charged to the first timed calls;
         # collections caused by the calls themselves stay in, as they would in production.
         gc.collect()
-        hook = await hook_samples(app, path, body, lifespan.state, iterations)
+        hook_times = await hook_samples(app, path, body, lifespan.state, iterations)
         gc.collect()
         floor = floor_samples(body, response, iterations)
     return Measurement(
@@ -96,8 +96,8 @@ async def measure_async(
         status=status,
         cards=len(response.get("cards", [])) if isinstance(response, dict) else 0,
         iterations=iterations,
-        hook_median_ms=median(hook),
-        hook_p99_ms=percentile(hook, 99),
+        hook_median_ms=median(hook_times),
+        hook_p99_ms=percentile(hook_times, 99),
         floor_median_ms=median(floor),
         floor_p99_ms=percentile(floor, 99),
     )
