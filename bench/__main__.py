@@ -1,0 +1,152 @@
+"""`python -m bench`: run the speed benchmark, print the table, write bench/results/latest.json."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bench import fallback, hotspots, http_load, inprocess
+from bench.patients import HOOK_PATHS, SIZES, chart, hook_request, release_bundles
+from bench.report import RESULTS, machine, markdown, write_json
+
+SECTIONS = ("inprocess", "http", "fallback", "profile")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short run (about a minute)")
+    parser.add_argument("--iterations", type=int, help="timed calls per hook (default 200)")
+    parser.add_argument("--warmup", type=int, help="untimed calls first (default 20)")
+    parser.add_argument("--http-seconds", type=float, help="load per HTTP run (default 10)")
+    parser.add_argument("--concurrency", type=int, default=8, help="HTTP connections")
+    parser.add_argument("--workers", default="1,2", help="uvicorn worker counts, e.g. 1,2")
+    parser.add_argument("--load-tool", choices=("auto", "wrk", "httpx"), default="auto")
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="FHIR stub latency")
+    parser.add_argument("--skip", default="", help=f"comma-separated, of {', '.join(SECTIONS)}")
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.iterations = args.iterations or (30 if quick else 200)
+    args.warmup = args.warmup if args.warmup is not None else (5 if quick else 20)
+    args.http_seconds = args.http_seconds or (3.0 if quick else 10.0)
+    args.fallback_calls = 5 if quick else 20
+    args.profile_calls = 10 if quick else 50
+    args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    unknown = args.skip - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) to skip: {', '.join(sorted(unknown))}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # Imported after argument parsing, so `--help` and a bad flag answer at once.
+    from cds.app import create_app
+
+    started = time.monotonic()
+    charts = {size: chart(size) for size in SIZES}
+    app = create_app()
+    release_bundles()
+    # The benchmark's own long-lived objects (charts, app, imports) are moved out of the
+    # collector's reach, as a server's would be after start-up: otherwise every full
+    # collection scans the bench's heap and charges it to whichever call triggered it.
+    gc.collect()
+    gc.freeze()
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "config": {
+            "iterations": args.iterations,
+            "warmup": args.warmup,
+            "http_seconds": args.http_seconds,
+            "concurrency": args.concurrency,
+            "quick": args.quick,
+        },
+    }
+    measurements = []
+    for size, patient in charts.items():
+        for hook in HOOK_PATHS:
+            _say(f"in-process {size} {hook}")
+            measurements.append(inprocess.measure(app, patient, hook, args.iterations, args.warmup))
+    results["inprocess"] = [m.to_json() for m in measurements]
+    results["growth"] = [g.to_json() for g in inprocess.growth(measurements)]
+    if "http" not in args.skip:
+        results["http"] = _guarded(lambda: _http(args, charts["typical"], app))
+    if "fallback" not in args.skip:
+        _say("fallback")
+        results["fallback"] = _guarded(
+            lambda: fallback.run(charts["typical"], args.latency_ms, args.fallback_calls).to_json()
+        )
+    if "profile" not in args.skip:
+        _say("profile")
+        # The large chart shows what grows with the chart; the typical patient-view is the
+        # call closest to its ratio target.
+        profiled = (("large", "patient-view"), ("large", "order-sign"), ("typical", "patient-view"))
+        results["profile"] = [
+            _guarded(
+                partial(
+                    hotspots.profile,
+                    app,
+                    charts[size],
+                    hook,
+                    args.profile_calls * (10 if size == "typical" else 1),
+                )
+            )
+            for size, hook in profiled
+        ]
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+    path = write_json(results, args.out)
+    print(markdown(results))
+    print(f"written: {path} ({results['elapsed_s']} s)")
+    return 0
+
+
+def _http(args: argparse.Namespace, patient: Any, app: Any) -> dict[str, Any]:
+    import asyncio
+
+    import orjson
+
+    from bench.asgi import Lifespan, post
+
+    path = HOOK_PATHS["patient-view"]
+    body = orjson.dumps(hook_request(patient, "patient-view"))
+
+    async def answer() -> bytes:
+        async with Lifespan(app) as lifespan:
+            return (await post(app, path, body, lifespan.state))[1]
+
+    workers = tuple(int(w) for w in args.workers.split(",") if w.strip())
+    _say(f"http, workers {workers}, {args.http_seconds} s per run")
+    runs = http_load.compare(
+        body,
+        asyncio.run(answer()),
+        path,
+        workers=workers,
+        concurrency=args.concurrency,
+        duration_s=args.http_seconds,
+        max_requests=1_000_000,
+        tool=args.load_tool,
+    )
+    return {"runs": [r.to_json() for r in runs], "verdict": http_load.verdict(runs)}
+
+
+def _guarded(section: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one section; a failure is reported in its place instead of losing the others."""
+    try:
+        return section()
+    except Exception as error:
+        _say(f"section failed: {type(error).__name__}: {error}")
+        return {"outcome": f"error: {type(error).__name__}: {error}"}
+
+
+def _say(message: str) -> None:
+    print(f"… {message}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""In-process time per hook call against the JSON floor of the same request."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import orjson
+
+from bench.asgi import AsgiApp, Lifespan, post
+from bench.patients import HOOK_PATHS, Chart, hook_request
+from bench.stats import median, percentile
+
+RATIO_TARGET = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    chart: str
+    hook: str
+    resources: int
+    request_bytes: int
+    response_bytes: int
+    status: int
+    cards: int
+    iterations: int
+    hook_median_ms: float
+    hook_p99_ms: float
+    floor_median_ms: float
+    floor_p99_ms: float
+
+    @property
+    def ratio(self) -> float:
+        return self.hook_median_ms / self.floor_median_ms
+
+    @property
+    def per_resource_us(self) -> float:
+        return self.hook_median_ms * 1000 / self.resources
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {
+            "ratio": round(self.ratio, 2),
+            "per_resource_us": round(self.per_resource_us, 3),
+            "target_ratio": RATIO_TARGET,
+            "meets_target": self.status == 200 and self.ratio <= RATIO_TARGET,
+        }
+
+
+def floor_samples(body: bytes, response: Any, iterations: int) -> list[float]:
+    """The least any service could do: parse the request, serialise the response."""
+    samples = []
+    for _ in range(iterations):
+        start = time.perf_counter_ns()
+        orjson.loads(body)
+        orjson.dumps(response)
+        samples.append((time.perf_counter_ns() - start) / 1e6)
+    return samples
+
+
+async def hook_samples(
+    app: AsgiApp, path: str, body: bytes, state: dict[str, Any], iterations: int
+) -> list[float]:
+    samples = []
+    for _ in range(iterations):
+        start = time.perf_counter_ns()
+        await post(app, path, body, state)
+        samples.append((time.perf_counter_ns() - start) / 1e6)
+    return samples
+
+
+async def measure_async(
+    app: AsgiApp, chart: Chart, hook: str, iterations: int, warmup: int
+) -> Measurement:
+    path = HOOK_PATHS[hook]
+    body = orjson.dumps(hook_request(chart, hook))
+    async with Lifespan(app) as lifespan:
+        status, response_body = await post(app, path, body, lifespan.state)
+        response = orjson.loads(response_body)
+        await hook_samples(app, path, body, lifespan.state, warmup)
+        floor_samples(body, response, warmup)
+        # Collect garbage left by setup so it is not charged to the first timed calls;
+        # collections caused by the calls themselves stay in, as they would in production.
+        gc.collect()
+        hook_times = await hook_samples(app, path, body, lifespan.state, iterations)
+        gc.collect()
+        floor = floor_samples(body, response, iterations)
+    return Measurement(
+        chart=chart.name,
+        hook=hook_name(path),
+        resources=chart.resource_count,
+        request_bytes=len(body),
+        response_bytes=len(response_body),
+        status=status,
+        cards=len(response.get("cards", [])) if isinstance(response, dict) else 0,
+        iterations=iterations,
+        hook_median_ms=median(hook_times),
+        hook_p99_ms=percentile(hook_times, 99),
+        floor_median_ms=median(floor),
+        floor_p99_ms=percentile(floor, 99),
+    )
+
+
+def hook_name(path: str) -> str:
+    return next(h for h, p in HOOK_PATHS.items() if p == path)
+
+
+def measure(app: AsgiApp, chart: Chart, hook: str, iterations: int, warmup: int) -> Measurement:
+    return asyncio.run(measure_async(app, chart, hook, iterations, warmup))
+
+
+@dataclass(frozen=True, slots=True)
+class Growth:
+    hook: str
+    typical_per_resource_us: float
+    large_per_resource_us: float
+
+    @property
+    def factor(self) -> float:
+        return self.large_per_resource_us / self.typical_per_resource_us
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {
+            "factor": round(self.factor, 3),
+            "target_factor": GROWTH_TARGET,
+            "meets_target": self.factor <= GROWTH_TARGET,
+        }
+
+
+GROWTH_TARGET = 1.3
+
+
+def growth(measurements: list[Measurement]) -> list[Growth]:
+    """Per-resource cost of the large chart over the typical one, per hook."""
+    by_key = {(m.chart, m.hook): m for m in measurements}
+    return [
+        Growth(hook, by_key["typical", hook].per_resource_us, by_key["large", hook].per_resource_us)
+        for hook in HOOK_PATHS
+        if ("typical", hook) in by_key and ("large", hook) in by_key
+    ]
