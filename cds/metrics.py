@@ -27,7 +27,7 @@ FHIR_CALLS = Counter(
 FHIR_OUTCOMES = ("ok", "timeout", "http_error", "network_error", "invalid_response", "refused")
 CARD_RECORD_FAILURES = Counter(
     "cds_card_record_failures_total",
-    "Batches of emitted cards that could not be recorded (the hook was still answered).",
+    "Hook calls whose cards could not be recorded (the hook was still answered).",
 )
 
 # Known label values start at zero so a dashboard sees the series before the first event.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -24,9 +25,11 @@ log = logging.getLogger("cds.storage")
 hook_log = logging.getLogger("cds.hooks")
 
 RECORD_TIMEOUT_S = 2.0
-# Beyond this many writes in flight the database is not keeping up; shed rather than
-# hold ever more memory and connections.
-MAX_PENDING = 200
+# Hook calls whose cards wait to be written. Beyond this the database is not keeping up:
+# shed (and count) rather than hold ever more memory.
+MAX_QUEUED = 10_000
+# Hook calls written together in one INSERT: under load one write serves many calls.
+MAX_BATCH = 500
 UNKNOWN_RULE = "unknown"
 
 
@@ -50,46 +53,63 @@ def emitted(service_id: str, cards: Sequence[Card], at: datetime) -> list[Emitte
 
 
 class CardRecorder:
+    """Queues each hook call's cards and writes them in batches from one background task,
+    so the database sees one INSERT per batch rather than one per hook call."""
+
     def __init__(self, store: Store, timeout_s: float = RECORD_TIMEOUT_S) -> None:
         self.store = store
         self.timeout_s = timeout_s
-        self._pending: set[asyncio.Task[None]] = set()
+        self._queue: deque[list[EmittedCard]] = deque()
+        self._writing = 0
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        """Hook calls whose cards are queued or being written."""
+        return len(self._queue) + self._writing
 
     def submit(self, service_id: str, cards: Sequence[Card]) -> None:
         if not cards:
             return
-        if len(self._pending) >= MAX_PENDING:
+        if len(self._queue) >= MAX_QUEUED:
             CARD_RECORD_FAILURES.inc()
             log.warning("cards not recorded: too many writes pending", extra={"cards": len(cards)})
             return
-        batch = emitted(service_id, cards, datetime.now(UTC))
-        task = asyncio.create_task(self._record(batch))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._queue.append(emitted(service_id, cards, datetime.now(UTC)))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
 
-    async def _record(self, batch: list[EmittedCard]) -> None:
+    async def _write_queued(self) -> None:
+        while self._queue:
+            calls = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_BATCH))]
+            self._writing = len(calls)
+            try:
+                await self._write(calls)
+            finally:
+                self._writing = 0
+
+    async def _write(self, calls: list[list[EmittedCard]]) -> None:
+        batch = [card for call in calls for card in call]
         try:
             await asyncio.wait_for(self.store.record_cards(batch), self.timeout_s)
         except (StorageUnavailable, TimeoutError) as error:
-            CARD_RECORD_FAILURES.inc()
+            CARD_RECORD_FAILURES.inc(len(calls))
             log.warning(
                 "cards not recorded: database unavailable",
                 extra={"cards": len(batch), "error": str(error) or type(error).__name__},
             )
         except Exception:
-            CARD_RECORD_FAILURES.inc()
+            CARD_RECORD_FAILURES.inc(len(calls))
             log.exception("cards not recorded", extra={"cards": len(batch)})
 
     async def drain(self, timeout_s: float | None = None) -> None:
-        """Wait for writes in flight (used at shutdown and by tests)."""
-        if self._pending:
-            # Each write has its own deadline; the margin lets a timed-out one be counted.
-            limit = self.timeout_s + 1.0 if timeout_s is None else timeout_s
-            await asyncio.wait(set(self._pending), timeout=limit)
+        """Wait for queued writes (used at shutdown and by tests)."""
+        if self._writer is None or self._writer.done():
+            return
+        # Each write has its own deadline; the margin lets a timed-out one be counted.
+        writes = 1 + len(self._queue) // MAX_BATCH
+        limit = (self.timeout_s + 1.0) * writes if timeout_s is None else timeout_s
+        await asyncio.wait({self._writer}, timeout=limit)
 
 
 def after_hook(app: FastAPI, service_id: str, cards: Sequence[Card]) -> None:
