@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.resolve = fallback.resolve_references
         try:
             async with open_storage(app):
+                # Everything built at start-up lives as long as the process: keep it out of
+                # the collector's full passes, which otherwise rescan it during hook calls.
+                gc.freeze()
                 yield
         finally:
             verifier = getattr(app.state, "verifier", None)

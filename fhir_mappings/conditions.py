@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+
+import orjson
 
 from fhir_mappings.json_access import (
     JsonObject,
@@ -73,19 +76,27 @@ def condition_fact(condition: JsonObject) -> ConditionFact | None:
     if is_discounted(condition):
         return None
     code = condition.get("code")
-    classes = {c for c in (classify_code(s, k) for s, k in codings(code)) if c is not None}
-    if not classes:
-        from_text = classify_text(concept_words(code))
-        if from_text is not None:
-            classes.add(from_text)
+    classes = _classes_of(orjson.dumps(code) if isinstance(code, dict) else b"null")
     if not classes:
         return None
     return ConditionFact(
         reference=reference_of(condition),
         label=concept_label(code) or "condition",
-        classes=frozenset(classes),
+        classes=classes,
         live=is_live(condition),
     )
+
+
+# Charts repeat the same codes many times: classify each distinct concept once per process.
+@lru_cache(maxsize=4096)
+def _classes_of(key: bytes) -> frozenset[ConditionClass]:
+    code = orjson.loads(key)
+    classes = {c for c in (classify_code(s, k) for s, k in codings(code)) if c is not None}
+    if not classes:
+        from_text = classify_text(concept_words(code))
+        if from_text is not None:
+            classes.add(from_text)
+    return frozenset(classes)
 
 
 def in_scope(fact: ConditionFact) -> bool:

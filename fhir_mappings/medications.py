@@ -12,7 +12,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from fhir_mappings.dose import DailyDose, UnknownDose, daily_dose
 from fhir_mappings.json_access import (
@@ -120,7 +123,12 @@ def medication_fact(
 ) -> MedicationFact | None:
     """The fact for one order, or None when it names nothing the guideline knows."""
     medication = _referenced_medication(order, bundled)
-    identity = _identify(order, medication)
+    concept = order.get("medicationCodeableConcept")
+    display = text(obj(order.get("medicationReference")).get("display"))
+    if medication:
+        identity = _identify(concept, medication, display)
+    else:
+        identity = _identify_concept(_concept_key(concept), display)
     if not identity.ingredients:
         return None
     topical = _is_topical(order, identity)
@@ -162,25 +170,36 @@ def _referenced_medication(order: JsonObject, bundled: Mapping[str, JsonObject])
     return bundled.get(tail, {})
 
 
-def _identify(order: JsonObject, medication: JsonObject) -> _Identity:
+def _concept_key(concept: Any) -> bytes:
+    return orjson.dumps(concept) if isinstance(concept, dict) else b"null"
+
+
+# A chart repeats the same few drugs across many orders: identify each coded concept once
+# per process. Cached identities are shared, so nothing may change them afterwards.
+@lru_cache(maxsize=4096)
+def _identify_concept(key: bytes, display: str | None) -> _Identity:
+    return _identify(orjson.loads(key), {}, display)
+
+
+def _identify(concept: Any, medication: JsonObject, display: str | None) -> _Identity:
     identity = _Identity(ingredients=[])
-    concepts = [order.get("medicationCodeableConcept"), medication.get("code")]
-    for concept in concepts:
-        _identify_codes(identity, concept)
+    concepts = [concept, medication.get("code")]
+    for each in concepts:
+        _identify_codes(identity, each)
     ingredients = list(objs(medication.get("ingredient")))
     words = [concept_words(c) for c in concepts]
-    words.append(text(obj(order.get("medicationReference")).get("display")) or "")
+    words.append(display or "")
     words.append(concept_words(medication.get("form")))
     for ingredient in ingredients:
-        concept = ingredient.get("itemCodeableConcept")
+        item = ingredient.get("itemCodeableConcept")
         ingredient_words = (
-            concept_words(concept)
+            concept_words(item)
             + " "
             + (text(obj(ingredient.get("itemReference")).get("display")) or "")
         )
         words.append(ingredient_words)
         known = len(identity.ingredients)
-        _identify_codes(identity, concept)
+        _identify_codes(identity, item)
         if len(identity.ingredients) == known:
             _identify_words(identity, ingredient_words.lower())
         if len(ingredients) == 1:

@@ -9,8 +9,8 @@ import pytest
 from cards.models import Card, Indicator
 from cards.source import source
 from cds.storage.database import Database
-from cds.storage.records import EmittedCard
 from cds.storage.recorder import MAX_BATCH, CardRecorder
+from cds.storage.records import EmittedCard
 from cds.storage.store import Store
 
 
