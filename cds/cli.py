@@ -27,7 +27,17 @@ def main(argv: list[str] | None = None) -> None:
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("--database-url", help="default: the DATABASE_URL setting")
-    args = parser.parse_args(argv)
+    commands.add_parser(
+        "bench", help="run the speed benchmark (same as python -m bench)", add_help=False
+    )
+    # The benchmark parses its own options.
+    args, bench_options = parser.parse_known_args(argv)
+    if args.command == "bench":
+        from bench.__main__ import main as run_bench
+
+        sys.exit(run_bench(bench_options))
+    if bench_options:
+        parser.error(f"unrecognized arguments: {' '.join(bench_options)}")
     if args.command == "serve":
         uvicorn.run(
             "cds.app:app",

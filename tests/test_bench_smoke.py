@@ -100,3 +100,17 @@ def test_stats():
     assert median(samples) == 50.5
     assert percentile(samples, 99) == 99.0
     assert percentile([3.0], 99) == 3.0
+
+
+def test_plp_cds_bench_hands_its_options_to_the_benchmark(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cds.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--help"])
+    assert exit_info.value.code == 0
+    assert "--quick" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "--quick"])
+    assert exit_info.value.code == 2
