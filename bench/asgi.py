@@ -101,3 +101,14 @@ async def post(
 
     await app(scope, receive, send)
     return status, b"".join(chunks)
+
+
+async def answer_lifespan(receive: Receive, send: Send) -> None:
+    """The lifespan protocol for the bench's own raw ASGI apps: nothing to start or stop."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

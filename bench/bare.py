@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from bench.asgi import Message, Receive, Send
+from bench.asgi import Receive, Send, answer_lifespan
 
 RESPONSE_ENV = "BENCH_BARE_RESPONSE"
 # When set, the endpoint also parses the request and serialises the response with orjson:
@@ -35,13 +35,8 @@ _HEADERS = [
 
 async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message: Message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await answer_lifespan(receive, send)
+        return
     if scope["type"] != "http":
         return
     # Drain the body as a real endpoint must.

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from bench.asgi import Receive, Send
+from bench.asgi import Receive, Send, answer_lifespan
 
 DATA_ENV = "BENCH_STUB_DATA"
 LATENCY_ENV = "BENCH_STUB_LATENCY_MS"
@@ -48,13 +48,8 @@ async def _answer(send: Send, status: int, body: bytes) -> None:
 
 async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await answer_lifespan(receive, send)
+        return
     if scope["type"] != "http":
         return
     path: str = scope["path"]

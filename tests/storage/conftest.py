@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import psycopg2
 import pytest
 from psycopg2 import sql
 from sqlalchemy.engine import URL, make_url
+
+from cds.storage.database import Database
+from cds.storage.store import Store
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -64,3 +67,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/cds.db"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """A migrated store on each database."""
+    database = Database(database_url)
+    await database.migrate()
+    yield Store(database)
+    await database.dispose()

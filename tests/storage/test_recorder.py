@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
 from cards.models import Card, Indicator
 from cards.source import source
-from cds.storage.database import Database
 from cds.storage.recorder import MAX_BATCH, CardRecorder
 from cds.storage.records import EmittedCard
 from cds.storage.store import Store
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    database = Database(database_url)
-    await database.migrate()
-    yield Store(database)
-    await database.dispose()
 
 
 def cards(count: int) -> list[Card]:

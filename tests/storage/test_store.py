@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import inspect
 
 from cds.storage.database import Database
@@ -14,14 +12,6 @@ from cds.storage.store import UNRECORDED_RULE, Store
 
 AT = datetime(2026, 11, 24, 10, 5, 31, tzinfo=UTC)
 REASON = OverrideReason("urn:plp-cds:override-reason", "dose-intended", "Dose reviewed")
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    database = Database(database_url)
-    await database.migrate()
-    yield Store(database)
-    await database.dispose()
 
 
 def card(card_uuid: str, rule: str = "tca-dose") -> EmittedCard:
