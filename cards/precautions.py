@@ -1,4 +1,9 @@
-"""Precaution findings (GUIDELINE §4) → warning, critical or info cards."""
+"""Precaution findings (GUIDELINE §4) → warning, critical or info cards.
+
+Summaries are fixed text and computed figures only, never words the EHR sent: summaries are
+stored with the card record, which must hold no patient data. The detail names the orders
+and conditions.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from collections.abc import Callable
 
 from cards.models import Action, Card, Indicator, Suggestion
 from cards.source import override_reasons, source
-from cards.wording import bullets, condition_line, names, order_line, shorten
+from cards.wording import bullets, condition_line, order_line
 from fhir_mappings.dose import UnknownDose, fmt
 from guideline.precautions import TCA_DAILY_LIMIT_MG, Finding, Rule
 
@@ -99,9 +104,7 @@ def tca_cv_risk(finding: Finding) -> Card:
 
 def opioid(finding: Finding) -> Card:
     return Card(
-        summary=shorten(
-            f"Opioid ({names(finding.orders)}): short-term, severe exacerbations only", 139
-        ),
+        summary="Opioid order: short-term use, for severe exacerbations only",
         detail="\n\n".join(
             [
                 f"**Opioid order:**\n{bullets(order_line(m) for m in finding.orders)}",
@@ -118,9 +121,7 @@ def opioid(finding: Finding) -> Card:
 
 def tertiary_amine_tca(finding: Finding) -> Card:
     return Card(
-        summary=shorten(
-            f"{names(finding.orders)}: the guideline's TCAs are nortriptyline or desipramine", 139
-        ),
+        summary="Tertiary-amine TCA: the guideline's TCAs are nortriptyline or desipramine",
         detail=f"**Order:**\n{bullets(order_line(m) for m in finding.orders)}\n\n"
         "The guideline names the secondary-amine TCAs nortriptyline and desipramine as the "
         "first-line tricyclics for phantom limb pain.",

@@ -21,10 +21,6 @@ CLASS_NAMES: dict[TherapyClass, str] = {
 REASSESS = "Reassess pain and quality of life regularly to guide changes."
 
 
-def shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def order_line(medication: MedicationFact) -> str:
     return f"{medication.label} ({medication.reference}, {medication.status})"
 
@@ -35,7 +31,3 @@ def condition_line(condition: ConditionFact) -> str:
 
 def bullets(lines: Iterable[str]) -> str:
     return "\n".join(f"- {line}" for line in lines)
-
-
-def names(medications: Iterable[MedicationFact]) -> str:
-    return ", ".join(dict.fromkeys(m.label for m in medications))

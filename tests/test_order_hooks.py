@@ -437,3 +437,18 @@ def test_the_order_sign_example(client: TestClient) -> None:
         ("info", "tca-cv-risk"),
     ]
     assert "125 mg/day" in cards[0]["summary"]
+
+
+def test_summaries_carry_no_words_from_the_ehr(client: TestClient) -> None:
+    # Summaries are stored with each card record, which must hold no patient data.
+    drafts = [
+        draft(
+            text="Amitriptyline 25 mg for JANE ROE, MRN 1234", id="d1", dosages=[dosage(150, "mg")]
+        ),
+        draft(text="Oxycodone 5 mg (JANE ROE)", id="d2"),
+    ]
+    cards = sign(client, drafts, (HEART_FAILURE, condition("I10")))
+    assert len(cards) >= 4
+    for card in cards:
+        assert "JANE" not in card["summary"] and "1234" not in card["summary"]
+    assert any("JANE ROE" in card["detail"] for card in cards)
