@@ -36,7 +36,7 @@ def _card(finding: Finding, facts: PatientFacts, patient_id: str, at_signing: bo
     deletable = _deletable(finding.orders)
     if not replacements or not deletable:
         return card
-    reason = facts.phantom_limb_pain[0].reference
+    reason = facts.reason_reference
     suggestions = [_swap(deletable, therapy, patient_id, reason) for therapy in replacements]
     return card.model_copy(update={"suggestions": suggestions, "selectionBehavior": "at-most-one"})
 
@@ -57,7 +57,7 @@ def _deletable(orders: tuple[MedicationFact, ...]) -> tuple[MedicationFact, ...]
 
 
 def _swap(
-    orders: tuple[MedicationFact, ...], therapy: Therapy, patient_id: str, reason: str
+    orders: tuple[MedicationFact, ...], therapy: Therapy, patient_id: str, reason: str | None
 ) -> Suggestion:
     name = catalog.label(therapy)
     actions = [

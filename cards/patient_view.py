@@ -57,7 +57,7 @@ SUMMARY_START_AGAIN = "Phantom limb pain: consider gabapentin or pregabalin, the
 def summary_card(
     facts: PatientFacts, assessment: Assessment, findings: list[Finding], patient_id: str
 ) -> Card:
-    reason = facts.phantom_limb_pain[0].reference
+    reason = facts.reason_reference
     suggestions = [
         Suggestion(
             label=catalog.label(therapy),

@@ -35,6 +35,11 @@ class PatientFacts:
         return bool(self.phantom_limb_pain)
 
     @property
+    def reason_reference(self) -> str | None:
+        """The phantom limb pain Condition a suggested order can cite, when it has an id."""
+        return next((c.reference for c in self.phantom_limb_pain if "/" in c.reference), None)
+
+    @property
     def conduction(self) -> tuple[ConditionFact, ...]:
         return tuple(c for c in self.heart if ConditionClass.CONDUCTION_ABNORMALITY in c.classes)
 

@@ -288,3 +288,11 @@ class TestBadInput:
         response = client.get(URL)
         assert response.status_code == 405
         assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_phantom_limb_pain_condition_without_an_id_is_not_cited(client: TestClient) -> None:
+    unnamed = condition(text="Phantom limb pain")
+    del unnamed["id"]
+    [card] = cards(client, hook_request(conditions=bundle(unnamed)))
+    for suggestion in card["suggestions"]:
+        assert "reasonReference" not in suggestion["actions"][0]["resource"]
