@@ -8,7 +8,7 @@ other orders in effect at the same time (other drafts, active medications not re
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from fhir_mappings.conditions import ConditionFact
@@ -43,7 +43,7 @@ class Finding:
     severity: Severity
     orders: tuple[MedicationFact, ...]
     conditions: tuple[ConditionFact, ...] = ()
-    doses: tuple[tuple[MedicationFact, DailyDose], ...] = field(default=())
+    doses: tuple[tuple[MedicationFact, DailyDose], ...] = ()
     total_mg_per_day: float | None = None
     splints: tuple[SplintOrder, ...] = ()
 
