@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhir_mappings.json_access import JsonObject, obj, objs, text
+from fhir_mappings.json_access import JsonObject, obj, text
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +101,3 @@ def add_bundle(found: ResourceSet, bundle: JsonObject) -> None:
             continue
         if resource["resourceType"] in WANTED:
             found.add(resource, text(obj(entry).get("fullUrl")))
-
-
-def contained_medications(resource: JsonObject) -> dict[str, JsonObject]:
-    return {
-        f"#{c['id']}": c
-        for c in objs(resource.get("contained"))
-        if c.get("resourceType") == "Medication" and isinstance(c.get("id"), str)
-    }

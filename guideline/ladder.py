@@ -66,10 +66,6 @@ class Assessment:
     tca_withheld_for_heart: bool
     snri_preferred_for_risk: bool
 
-    @property
-    def current_classes(self) -> frozenset[TherapyClass]:
-        return frozenset(c for c, meds in self.tried.items() if any(m.current for m in meds))
-
 
 def assess(facts: PatientFacts) -> Assessment:
     tried = tried_by_class(facts.medications)

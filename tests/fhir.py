@@ -20,6 +20,15 @@ def next_id(prefix: str) -> str:
     return f"{prefix}-{next(_ids)}"
 
 
+def codeable_concept(code: str | None, system: str, text: str | None) -> dict[str, Any]:
+    concept: dict[str, Any] = {}
+    if code is not None:
+        concept["coding"] = [{"system": system, "code": code}]
+    if text is not None:
+        concept["text"] = text
+    return concept
+
+
 def condition(
     code: str | None = None,
     system: str = ICD10CM,
@@ -29,11 +38,7 @@ def condition(
     verification: str | None = None,
     id: str | None = None,
 ) -> dict[str, Any]:
-    concept: dict[str, Any] = {}
-    if code is not None:
-        concept["coding"] = [{"system": system, "code": code}]
-    if text is not None:
-        concept["text"] = text
+    concept = codeable_concept(code, system, text)
     resource: dict[str, Any] = {
         "resourceType": "Condition",
         "id": id or next_id("cond"),
@@ -74,11 +79,7 @@ def med(
     dosages: list[dict[str, Any]] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    concept: dict[str, Any] = {}
-    if code is not None:
-        concept["coding"] = [{"system": system, "code": code}]
-    if text is not None:
-        concept["text"] = text
+    concept = codeable_concept(code, system, text)
     resource: dict[str, Any] = {
         "resourceType": "MedicationRequest",
         "id": id or next_id("med"),
