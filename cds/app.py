@@ -8,13 +8,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from cds import feedback, operations
-from cds.errors import ServiceError, operation_outcome
-from cds.lifespan import lifespan
-from cds.patient_data import no_resolution, prefetch_only
-from cds.responses import JsonResponse
-from cds.routes import router
-from cds.security import install_security
+from cds.api import feedback
+from cds.api.errors import ServiceError, operation_outcome
+from cds.api.responses import JsonResponse
+from cds.api.routes import router
+from cds.fhir.patient_data import no_resolution, prefetch_only
+from cds.ops import operations
+from cds.ops.lifespan import lifespan
+from cds.security.middleware import install_security
 from cds.settings import Settings, get_settings
 
 log = logging.getLogger("cds")

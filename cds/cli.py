@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
+import subprocess
 import sys
 
 import uvicorn
 
-from cds.logging import logging_config
-from cds.report import report
+from cds.ops.logging import logging_config
+from cds.ops.report import report
 from cds.settings import get_settings
 from cds.storage.database import Database, StorageUnavailable
 
@@ -33,9 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     # The benchmark parses its own options.
     args, bench_options = parser.parse_known_args(argv)
     if args.command == "bench":
-        from bench.__main__ import main as run_bench
-
-        sys.exit(run_bench(bench_options))
+        sys.exit(_run_bench(bench_options))
     if bench_options:
         parser.error(f"unrecognized arguments: {' '.join(bench_options)}")
     if args.command == "serve":
@@ -59,6 +59,18 @@ def main(argv: list[str] | None = None) -> None:
                 sys.stdout.write(asyncio.run(report(database_url)))
         except StorageUnavailable as error:
             sys.exit(f"plp-cds {args.command}: database unavailable: {error}")
+
+
+def _run_bench(options: list[str]) -> int:
+    """The benchmark is a tool of the source checkout, not part of the installed service."""
+    if importlib.util.find_spec("bench") is None:
+        print(
+            "plp-cds bench: the benchmark ships with the source repository; "
+            "run it from the repository root (python -m bench)",
+            file=sys.stderr,
+        )
+        return 2
+    return subprocess.call([sys.executable, "-m", "bench", *options])
 
 
 async def _migrate(database_url: str) -> None:

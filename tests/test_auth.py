@@ -21,9 +21,9 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, Key, OctKey, RSAKey
 
 from cds.app import create_app
-from cds.replay import MemoryReplayStore
+from cds.security.replay import MemoryReplayStore
+from cds.security.trusted_issuers import StartupError, load_trusted_issuers
 from cds.settings import Settings
-from cds.trusted_issuers import StartupError, load_trusted_issuers
 from tests.conftest import load_example
 
 BASE = "https://cds.example.org"
@@ -274,7 +274,7 @@ def test_each_rule_refuses_alone(
     make: Any,
     reason: str | tuple[str, ...],
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="cds.auth"):
+    with caplog.at_level(logging.WARNING, logger="cds.security.auth"):
         assert_refused(call(client, example, make()))
     alternatives = (reason,) if isinstance(reason, str) else reason
     assert any(text in caplog.text for text in alternatives), caplog.text

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from cds.allowlist import is_allowed
 from cds.app import create_app
+from cds.security.allowlist import is_allowed
 from cds.settings import Settings
 from tests.conftest import load_example
 

@@ -18,10 +18,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from starlette.types import Message, Receive, Scope, Send
 
+from cds.api.body_limit import BodyLimitMiddleware
+from cds.api.limits import MAX_BUNDLE_ENTRIES
+from cds.api.services import SERVICES
 from cds.app import create_app
-from cds.body_limit import BodyLimitMiddleware
-from cds.limits import MAX_BUNDLE_ENTRIES
-from cds.services import SERVICES
 from cds.settings import Settings
 from tests.conftest import load_example
 

@@ -9,7 +9,7 @@ import logging.config
 import pytest
 from fastapi.testclient import TestClient
 
-from cds.logging import (
+from cds.ops.logging import (
     AccessPathFilter,
     HookInstanceFilter,
     JsonFormatter,

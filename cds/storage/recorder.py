@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from cards.models import Card
-from cds.metrics import CARD_RECORD_FAILURES, CARDS
+from cds.ops.metrics import CARD_RECORD_FAILURES, CARDS
 from cds.storage.database import StorageUnavailable
 from cds.storage.records import EmittedCard
 from cds.storage.store import Store
 
 log = logging.getLogger("cds.storage")
-hook_log = logging.getLogger("cds.hooks")
+hook_log = logging.getLogger("cds.api.hooks")
 
 RECORD_TIMEOUT_S = 2.0
 # Hook calls whose cards wait to be written. Beyond this the database is not keeping up:

@@ -10,15 +10,15 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from cds.errors import ServiceError, invalid_fields
-from cds.metrics import FEEDBACK
-from cds.responses import JsonResponse
-from cds.routes import find_service, parse_json_object
+from cds.api.errors import ServiceError, invalid_fields
+from cds.api.responses import JsonResponse
+from cds.api.routes import find_service, parse_json_object
+from cds.ops.metrics import FEEDBACK
 from cds.storage.database import StorageUnavailable
 from cds.storage.records import FeedbackRecord, OverrideReason
 from cds.storage.store import Store
 
-log = logging.getLogger("cds.feedback")
+log = logging.getLogger("cds.api.feedback")
 
 router = APIRouter()
 

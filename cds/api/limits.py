@@ -1,6 +1,6 @@
 """Bounds on what one hook request may ask the service to read.
 
-The body size limit (cds.body_limit) bounds bytes, and orjson bounds nesting at 1024 levels
+The body size limit (cds.api.body_limit) bounds bytes, and orjson bounds nesting at 1024 levels
 and refuses invalid UTF-8. Entry counts are bounded here because a body under the size limit
 can still hold hundreds of thousands of tiny entries, and no chart needs that many.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cds.errors import ServiceError
-from cds.models import HookRequest
+from cds.api.errors import ServiceError
+from cds.api.models import HookRequest
 
 # Generous for one patient's Conditions and medication orders (a large chart holds a few
 # hundred of each), and a bound on the work one request can ask for.

@@ -17,11 +17,11 @@ from urllib.parse import urljoin
 import httpx
 import orjson
 
-from cds.allowlist import is_allowed, same_origin
-from cds.errors import DataUnavailable, operation_outcome
-from cds.limits import MAX_BUNDLE_ENTRIES
-from cds.metrics import FHIR_CALLS
-from cds.models import HookRequest
+from cds.api.errors import DataUnavailable, operation_outcome
+from cds.api.limits import MAX_BUNDLE_ENTRIES
+from cds.api.models import HookRequest
+from cds.ops.metrics import FHIR_CALLS
+from cds.security.allowlist import is_allowed, same_origin
 from cds.settings import Settings
 from fhir_mappings.json_access import JsonObject, obj, objs, text
 from fhir_mappings.resources import ResourceSet, collect
@@ -86,7 +86,7 @@ class FhirDataUnavailable(DataUnavailable):
 
 @dataclass(frozen=True, slots=True)
 class FhirServerFallback:
-    """A `cds.patient_data.Fallback` that queries the EHR's FHIR server."""
+    """A `cds.fhir.patient_data.Fallback` that queries the EHR's FHIR server."""
 
     http: httpx.AsyncClient
     allowlist: tuple[str, ...]

@@ -8,14 +8,14 @@ import orjson
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from cds.errors import ServiceError, invalid_fields
-from cds.hooks import answer
-from cds.limits import check_entry_counts
-from cds.logging import hook_instance
-from cds.metrics import HOOK_LATENCY
-from cds.models import HookRequest
-from cds.responses import JsonResponse
-from cds.services import SERVICES, Service
+from cds.api.errors import ServiceError, invalid_fields
+from cds.api.hooks import answer
+from cds.api.limits import check_entry_counts
+from cds.api.models import HookRequest
+from cds.api.responses import JsonResponse
+from cds.api.services import SERVICES, Service
+from cds.ops.logging import hook_instance
+from cds.ops.metrics import HOOK_LATENCY
 from cds.storage.recorder import after_hook
 
 router = APIRouter()

@@ -7,11 +7,11 @@ import logging
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from cds.auth import AuthMiddleware, Verifier
-from cds.body_limit import BodyLimitMiddleware
-from cds.replay import MemoryReplayStore, RedisReplayStore, ReplayStore
+from cds.api.body_limit import BodyLimitMiddleware
+from cds.security.auth import AuthMiddleware, Verifier
+from cds.security.replay import MemoryReplayStore, RedisReplayStore, ReplayStore
+from cds.security.trusted_issuers import StartupError, load_trusted_issuers
 from cds.settings import Settings
-from cds.trusted_issuers import StartupError, load_trusted_issuers
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cds.errors import ServiceError
-from cds.responses import JsonResponse
+from cds.api.errors import ServiceError
+from cds.api.responses import JsonResponse
 
 
 class BodyTooLarge(ServiceError):

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.responses import Response
 
-from cds.errors import ServiceError
-from cds.responses import JsonResponse
+from cds.api.errors import ServiceError
+from cds.api.responses import JsonResponse
 from cds.storage.database import Database, StorageUnavailable
 
-log = logging.getLogger("cds.operations")
+log = logging.getLogger("cds.ops.operations")
 
 router = APIRouter()
 

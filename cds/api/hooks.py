@@ -9,10 +9,10 @@ from pydantic import ValidationError
 from cards.models import Card, CdsResponse
 from cards.orders import order_cards
 from cards.patient_view import patient_view_cards
-from cds.errors import ServiceError, invalid_fields
-from cds.models import HookRequest, OrderSelectContext, OrderSignContext, PatientContext
-from cds.patient_data import Fallback, Resolver, gather
-from cds.services import Hook, Service
+from cds.api.errors import ServiceError, invalid_fields
+from cds.api.models import HookRequest, OrderSelectContext, OrderSignContext, PatientContext
+from cds.api.services import Hook, Service
+from cds.fhir.patient_data import Fallback, Resolver, gather
 from fhir_mappings.facts import PatientFacts, medication_facts, patient_facts
 from fhir_mappings.medications import MedicationFact
 from fhir_mappings.orders import SplintOrder, splint_order

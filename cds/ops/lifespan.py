@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from cds.fhir_client import FhirServerFallback
+from cds.fhir.client import FhirServerFallback
 from cds.settings import Settings
 from cds.storage.lifespan import open_storage
 

@@ -21,11 +21,11 @@ from joserfc.errors import JoseError
 from joserfc.jwk import Key
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cds.errors import operation_outcome
-from cds.jwks import JwksCache, JwksUnavailable, by_kid
-from cds.replay import ReplayStore
-from cds.responses import JsonResponse
-from cds.trusted_issuers import TrustedIssuer
+from cds.api.errors import operation_outcome
+from cds.api.responses import JsonResponse
+from cds.security.jwks import JwksCache, JwksUnavailable, by_kid
+from cds.security.replay import ReplayStore
+from cds.security.trusted_issuers import TrustedIssuer
 
 log = logging.getLogger(__name__)
 

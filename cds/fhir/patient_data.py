@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from cds.errors import DataUnavailable
-from cds.models import HookRequest
-from cds.services import PREFETCH, REQUIRED_PREFETCH
+from cds.api.errors import DataUnavailable
+from cds.api.models import HookRequest
+from cds.api.services import PREFETCH, REQUIRED_PREFETCH
 from fhir_mappings.resources import ResourceSet, is_operation_outcome
 
 # Fetches the given prefetch keys (key → relative FHIR query) from the EHR's FHIR server.

@@ -1,0 +1,1 @@
+"""Patient data access: prefetch, and the EHR's FHIR server when prefetch is missing."""

@@ -1,0 +1,1 @@
+"""Operations: logging, metrics, health and readiness, the app lifespan, the report."""
