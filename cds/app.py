@@ -16,6 +16,7 @@ from cds.fhir.patient_data import no_resolution, prefetch_only
 from cds.ops import operations
 from cds.ops.lifespan import lifespan
 from cds.security.middleware import install_security
+from cds.security.trusted_issuers import StartupError
 from cds.settings import Settings, get_settings
 
 log = logging.getLogger("cds")
@@ -38,7 +39,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(operations.router)
     _add_error_handlers(app)
     install_security(app, settings)
+    if settings.cds_otel_enabled:
+        _enable_tracing(app)
     return app
+
+
+def _enable_tracing(app: FastAPI) -> None:
+    try:
+        from cds.ops import tracing
+    except ImportError:
+        raise StartupError(
+            "CDS_OTEL_ENABLED=true but OpenTelemetry is not installed: install the extra "
+            "(pip install 'plp-cds[otel]', or -e '.[otel]' in the repository), or unset "
+            "CDS_OTEL_ENABLED"
+        ) from None
+    tracing.install(app, tracing.otlp_provider())
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     cds_redis_prefix: str = Field(default="plp-cds:", description="Prefix of every Redis key.")
     cds_log_level: LogLevel = "INFO"
+    # OpenTelemetry tracing, exported over OTLP/HTTP as the OTEL_* variables say; needs the
+    # optional extra: pip install 'plp-cds[otel]'.
+    cds_otel_enabled: bool = False
 
     @field_validator("cds_log_level", mode="before")
     @classmethod

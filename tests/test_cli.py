@@ -4,6 +4,7 @@ line naming the setting and the fix for every configuration mistake."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -183,3 +184,21 @@ def test_bench_help_names_the_command_it_was_called_by(
     out = capfd.readouterr().out
     assert out.startswith("usage: plp-cds bench ")
     assert "(default: 8)" in out
+
+
+def test_tracing_without_its_extra_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As if `pip install -e '.[otel]'` had not been run: the tracing module cannot import.
+    import cds.ops
+
+    monkeypatch.delattr(cds.ops, "tracing", raising=False)
+    monkeypatch.setitem(sys.modules, "cds.ops.tracing", None)
+    monkeypatch.setenv("CDS_OTEL_ENABLED", "true")
+    code, _, err = run(["serve"], capsys)
+    assert code == 1
+    assert err == (
+        "plp-cds serve: CDS_OTEL_ENABLED=true but OpenTelemetry is not installed: install the "
+        "extra (pip install 'plp-cds[otel]', or -e '.[otel]' in the repository), or unset "
+        "CDS_OTEL_ENABLED\n"
+    )

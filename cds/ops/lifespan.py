@@ -29,6 +29,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.resolve = fallback.resolve_references
         try:
             async with open_storage(app):
+                if getattr(app.state, "tracer_provider", None) is not None:
+                    from cds.ops import tracing
+
+                    tracing.instrument_clients(app)
                 # Everything built at start-up lives as long as the process: keep it out of
                 # the collector's full passes, which otherwise rescan it during hook calls.
                 gc.freeze()
@@ -37,3 +41,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             verifier = getattr(app.state, "verifier", None)
             if verifier is not None:
                 await verifier.aclose()
+            if getattr(app.state, "tracer_provider", None) is not None:
+                from cds.ops import tracing
+
+                tracing.shutdown(app)
