@@ -6,6 +6,7 @@ Only the shape of the results is checked: speed is never asserted in unit tests.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,16 @@ def test_plp_cds_bench_hands_its_options_to_the_benchmark(
     with pytest.raises(SystemExit) as exit_info:
         main(["report", "--quick"])
     assert exit_info.value.code == 2
+
+
+def test_without_patients_the_benchmark_says_where_to_get_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.__main__ import main
+
+    monkeypatch.setattr("bench.patients.SYNTHEA", tmp_path)
+    assert main(["--quick"], prog="plp-cds bench") == 2
+    assert capsys.readouterr().err == (
+        f"plp-cds bench: no Synthea bundles in {tmp_path}: put Synthea R4 bundles there, e.g. "
+        "from https://github.com/smart-on-fhir/generated-sample-data (R4/SYNTHEA/*.json)\n"
+    )
