@@ -84,15 +84,14 @@ def parse_args(argv: list[str] | None, prog: str = "python -m bench") -> argpars
 
 def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     args = parse_args(argv, prog)
-    # Imported after argument parsing, so `--help` and a bad flag answer at once.
-    from cds.app import create_app
-
     started = time.monotonic()
     try:
         charts = {size: chart(size) for size in SIZES}
     except MissingPatients as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 2
+    # Imported only now, so `--help`, a bad flag and missing patients answer at once.
+    from cds.app import create_app
     app = create_app()
     release_bundles()
     # The benchmark's own long-lived objects (charts, app, imports) are moved out of the
