@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
 
 import httpx
 import orjson
@@ -20,10 +19,12 @@ import orjson
 from cds.api.errors import DataUnavailable, operation_outcome
 from cds.api.limits import MAX_BUNDLE_ENTRIES
 from cds.api.models import HookRequest
+from cds.fhir.paging import matches, next_link
+from cds.fhir.patient_data import Unsatisfied, describe
 from cds.ops.metrics import FHIR_CALLS
-from cds.security.allowlist import is_allowed, same_origin
+from cds.security.allowlist import is_allowed
 from cds.settings import Settings
-from fhir_mappings.json_access import JsonObject, obj, objs, text
+from fhir_mappings.json_access import JsonObject, number, obj, objs, text
 from fhir_mappings.resources import ResourceSet, collect
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ _METRIC_OUTCOMES = {
     "transient": "network_error",
     "forbidden": "refused",
     "invalid": "invalid_response",
+    "incomplete": "invalid_response",
     "too-costly": "invalid_response",
     "exception": "http_error",
 }
@@ -105,7 +107,9 @@ class FhirServerFallback:
             max_response_bytes=4 * settings.cds_max_body_bytes,
         )
 
-    async def __call__(self, request: HookRequest, missing: Mapping[str, str]) -> dict[str, Any]:
+    async def __call__(
+        self, request: HookRequest, missing: Mapping[str, Unsatisfied]
+    ) -> dict[str, Any]:
         server, token = self._usable_server(request, missing)
         loop = asyncio.get_running_loop()
         session = _Session(self, server, token, loop.time() + self.timeout_s, request)
@@ -113,16 +117,16 @@ class FhirServerFallback:
         results: dict[str, Any] = {}
         failures: dict[str, KeyFailure] = {}
 
-        async def fetch(key: str, query: str) -> None:
+        async def fetch(key: str, wanted: Unsatisfied) -> None:
             try:
-                results[key] = await session.fetch_key(query)
+                results[key] = await session.fetch_key(wanted)
             except FetchFailed as failure:
                 failures[key] = KeyFailure(key, failure.code, failure.reason)
 
         try:
             async with asyncio.timeout(self.timeout_s), asyncio.TaskGroup() as group:
-                for key, query in missing.items():
-                    group.create_task(fetch(key, query))
+                for key, wanted in missing.items():
+                    group.create_task(fetch(key, wanted))
         except TimeoutError:
             for key in missing:
                 if key not in results and key not in failures:
@@ -143,7 +147,7 @@ class FhirServerFallback:
         if not any(_unresolved_reference(o, record) for o in record.medication_orders):
             return
         try:
-            server, token = self._usable_server(request, {"medications": ""})
+            server, token = self._usable_server(request, {"medications": Unsatisfied("")})
         except DataUnavailable:
             log.warning("medication references left unresolved: no usable FHIR server")
             return
@@ -163,24 +167,22 @@ class FhirServerFallback:
             if entry["resource"].get("resourceType") == "Medication":
                 record.add(entry["resource"], entry.get("fullUrl"))
 
-    def _usable_server(self, request: HookRequest, missing: Mapping[str, str]) -> tuple[str, str]:
-        keys = ", ".join(missing)
+    def _usable_server(
+        self, request: HookRequest, missing: Mapping[str, Unsatisfied]
+    ) -> tuple[str, str]:
+        needed = f"Required prefetch data is missing or incomplete: {describe(missing)}."
         server = request.fhirServer
         if not server:
-            raise DataUnavailable(
-                f"Required prefetch data is missing ({keys}) and the request names no fhirServer.",
-                missing,
-            )
+            raise DataUnavailable(f"{needed} The request names no fhirServer.", missing)
         if not is_allowed(server, self.allowlist):
             raise DataUnavailable(
-                f"Required prefetch data is missing ({keys}) and the FHIR server {server} is not "
-                "on this service's allowlist; it was not contacted.",
+                f"{needed} The FHIR server {server} is not on this service's allowlist; "
+                "it was not contacted.",
                 missing,
             )
         if request.fhirAuthorization is None:
             raise DataUnavailable(
-                f"Required prefetch data is missing ({keys}) and the request has no "
-                "fhirAuthorization access token for the FHIR server.",
+                f"{needed} The request has no fhirAuthorization access token for the FHIR server.",
                 missing,
             )
         return server.rstrip("/"), request.fhirAuthorization.access_token
@@ -196,21 +198,25 @@ class _Session:
     deadline: float
     request: HookRequest
 
-    async def fetch_key(self, query: str) -> Any:
-        first = await self.get_json(f"{self.base}/{query.lstrip('/')}")
+    async def fetch_key(self, wanted: Unsatisfied) -> Any:
+        first = wanted.first_page
+        if first is None or next_link(first) is None:
+            # A prefetched page with a `total` but no link to the rest: search again.
+            first = await self.get_json(f"{self.base}/{wanted.query.lstrip('/')}")
         if first.get("resourceType") != "Bundle":
             return first
         entries = _entries(first)
         page, pages = first, 1
-        while (next_url := _next_link(page, self.base)) is not None:
+        while (next_url := next_link(page, self.base)) is not None:
             if pages >= self.fallback.max_pages:
                 raise FetchFailed(
                     "too-costly",
                     f"the search has more than {self.fallback.max_pages} pages "
                     "(CDS_FHIR_MAX_PAGES); partial data could give wrong advice",
                 )
+            # Within the allowlist and under this server's base: same origin and path prefix.
             if not (
-                is_allowed(next_url, self.fallback.allowlist) and same_origin(next_url, self.base)
+                is_allowed(next_url, self.fallback.allowlist) and is_allowed(next_url, (self.base,))
             ):
                 raise FetchFailed(
                     "forbidden", "a Bundle next link points outside the allowed FHIR server"
@@ -225,6 +231,13 @@ class _Session:
                     "too-costly", f"the search returned more than {MAX_BUNDLE_ENTRIES} entries"
                 )
         bundle: JsonObject = {"resourceType": "Bundle", "type": "searchset", "entry": entries}
+        total = number(first.get("total"))
+        if total is not None and total > matches(bundle):
+            raise FetchFailed(
+                "incomplete",
+                f"the server counts {total:g} results but its pages hold {matches(bundle)}; "
+                "partial data could give wrong advice",
+            )
         await self.resolve_medications(bundle)
         return bundle
 
@@ -384,11 +397,3 @@ def _entries(bundle: JsonObject) -> list[Any]:
             "too-costly", f"the search returned more than {MAX_BUNDLE_ENTRIES} entries"
         )
     return list(entries)
-
-
-def _next_link(bundle: JsonObject, base: str) -> str | None:
-    for link in objs(bundle.get("link")):
-        if link.get("relation") == "next" and (url := text(link.get("url"))):
-            # FHIR wants absolute links; a relative one is read against the server's base.
-            return urljoin(f"{base}/", url)
-    return None
