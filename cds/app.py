@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from cds.api import feedback
-from cds.api.errors import ServiceError, operation_outcome
+from cds.api.errors import ServiceError, operation_outcome, validation_failed
 from cds.api.responses import JsonResponse
 from cds.api.routes import router
 from cds.fhir.patient_data import no_resolution, prefetch_only
@@ -54,10 +54,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, error: RequestValidationError) -> JsonResponse:
-        issues = [
-            ("invalid", e["msg"], [".".join(str(p) for p in e["loc"])]) for e in error.errors()
-        ]
-        return JsonResponse(operation_outcome(issues), status_code=422)
+        failure = validation_failed(list(error.errors()))
+        return JsonResponse(failure.body(), status_code=failure.status)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, error: Exception) -> JsonResponse:

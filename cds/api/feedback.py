@@ -10,7 +10,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from cds.api.errors import ServiceError, invalid_fields
+from cds.api.errors import ServiceError, validation_failed
 from cds.api.responses import JsonResponse
 from cds.api.routes import find_service, parse_json_object
 from cds.ops.metrics import FEEDBACK
@@ -110,20 +110,7 @@ def parse_feedback(body: bytes) -> FeedbackRequest:
     try:
         return FeedbackRequest.model_validate(parse_json_object(body))
     except ValidationError as error:
-        problems = ((_fhirpath(e["loc"]), _message(e["msg"])) for e in error.errors())
-        raise invalid_fields(problems) from None
-
-
-def _message(text: str) -> str:
-    # pydantic prefixes messages raised by our validators; the client needs only the reason.
-    return text.removeprefix("Value error, ")
-
-
-def _fhirpath(location: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else part
-    return path
+        raise validation_failed(error) from None
 
 
 @router.post("/cds-services/{service_id}/feedback")

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from cds.api.errors import ServiceError, invalid_fields
+from cds.api.errors import ServiceError, validation_failed
 from cds.api.hooks import answer
 from cds.api.limits import check_entry_counts
 from cds.api.models import HookRequest
@@ -62,5 +62,4 @@ def parse_hook_request(body: bytes) -> HookRequest:
     try:
         return HookRequest.model_validate(parse_json_object(body))
     except ValidationError as error:
-        problems = ((".".join(str(p) for p in e["loc"]), e["msg"]) for e in error.errors())
-        raise invalid_fields(problems) from None
+        raise validation_failed(error) from None
