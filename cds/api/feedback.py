@@ -10,7 +10,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from cds.api.errors import ServiceError, validation_failed
+from cds.api.errors import ServiceError, invalid_fields, validation_failed
 from cds.api.responses import JsonResponse
 from cds.api.routes import find_service, parse_json_object
 from cds.ops.metrics import FEEDBACK
@@ -113,6 +113,26 @@ def parse_feedback(body: bytes) -> FeedbackRequest:
         raise validation_failed(error) from None
 
 
+async def refuse_other_services_cards(
+    store: Store, service_id: str, records: list[FeedbackRecord]
+) -> None:
+    """Feedback belongs to the service whose card it is: stored under another service it
+    would be counted against the wrong rule. Cards not (yet) on record are taken."""
+    issued_by = await store.services_of(r.card_uuid for r in records)
+    foreign = [
+        (
+            f"feedback[{i}].card",
+            f"card {r.card_uuid} was issued by the service "
+            f"'{issued_by[r.card_uuid]}'; send its feedback to "
+            f"/cds-services/{issued_by[r.card_uuid]}/feedback",
+        )
+        for i, r in enumerate(records)
+        if issued_by.get(r.card_uuid, service_id) != service_id
+    ]
+    if foreign:
+        raise invalid_fields(foreign)
+
+
 @router.post("/cds-services/{service_id}/feedback")
 async def receive_feedback(service_id: str, request: Request) -> JsonResponse:
     service = find_service(service_id)
@@ -122,6 +142,7 @@ async def receive_feedback(service_id: str, request: Request) -> JsonResponse:
     try:
         if store is None:
             raise StorageUnavailable("storage not opened")
+        await refuse_other_services_cards(store, service.id, records)
         stored = await store.save_feedback(records)
     except StorageUnavailable as error:
         log.error("feedback not stored: database unavailable", extra={"error": str(error)})
