@@ -135,19 +135,21 @@ class Verifier:
     async def _key(
         self, issuer: TrustedIssuer, header: dict[str, Any], kid: str, http: httpx.AsyncClient
     ) -> Key:
+        """The issuer's configured keys verify its tokens. A `jku` header is honoured only
+        when it names a URL allowed for this issuer; with a pinned key set it is not even
+        fetched, so an EHR behind a firewall can be trusted by pinning its keys."""
         jku = header.get("jku")
+        if jku is not None and not (isinstance(jku, str) and issuer.allows_jku(jku)):
+            raise AuthFailed("jku is not on the issuer's list")
+        if issuer.jwks is not None:
+            key = by_kid(issuer.jwks, kid)
+            if key is None:
+                raise AuthFailed(f"no key with kid {kid!r} in the issuer's pinned JWK Set")
+            return key
+        url = jku if jku is not None else issuer.jwks_url
+        assert url is not None
         try:
-            if jku is not None:
-                if not isinstance(jku, str) or jku not in issuer.jku:
-                    raise AuthFailed("jku is not on the issuer's list")
-                return await self.jwks.key(http, jku, kid, self.fetch_timeout_s)
-            if issuer.jwks is not None:
-                key = by_kid(issuer.jwks, kid)
-                if key is None:
-                    raise AuthFailed(f"no key with kid {kid!r} in the issuer's JWK Set")
-                return key
-            assert issuer.jwks_url is not None
-            return await self.jwks.key(http, issuer.jwks_url, kid, self.fetch_timeout_s)
+            return await self.jwks.key(http, url, kid, self.fetch_timeout_s)
         except JwksUnavailable as error:
             raise AuthFailed(str(error)) from None
 
