@@ -12,24 +12,62 @@ from pathlib import Path
 from typing import Any
 
 from bench import fallback, hotspots, http_load, inprocess
-from bench.patients import HOOK_PATHS, SIZES, chart, hook_request, release_bundles
+from bench.patients import (
+    HOOK_PATHS,
+    SIZES,
+    MissingPatients,
+    chart,
+    hook_request,
+    release_bundles,
+)
 from bench.report import RESULTS, machine, markdown, write_json
 
 SECTIONS = ("inprocess", "http", "fallback", "profile")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run (about a minute)")
-    parser.add_argument("--iterations", type=int, help="timed calls per hook (default 200)")
-    parser.add_argument("--warmup", type=int, help="untimed calls first (default 20)")
-    parser.add_argument("--http-seconds", type=float, help="load per HTTP run (default 10)")
-    parser.add_argument("--concurrency", type=int, default=8, help="HTTP connections")
-    parser.add_argument("--workers", default="1,2", help="uvicorn worker counts, e.g. 1,2")
-    parser.add_argument("--load-tool", choices=("auto", "wrk", "httpx"), default="auto")
-    parser.add_argument("--latency-ms", type=float, default=50.0, help="FHIR stub latency")
-    parser.add_argument("--skip", default="", help=f"comma-separated, of {', '.join(SECTIONS)}")
-    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+def parse_args(argv: list[str] | None, prog: str = "python -m bench") -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short run, about a minute")
+    parser.add_argument(
+        "--iterations", type=int, help="timed calls per hook (default: 200; 30 with --quick)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, help="untimed calls first (default: 20; 5 with --quick)"
+    )
+    parser.add_argument(
+        "--http-seconds",
+        type=float,
+        help="seconds of load per HTTP run (default: 10; 3 with --quick)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="HTTP connections (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--workers", default="1,2", help="uvicorn worker counts to try (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--load-tool",
+        choices=("auto", "wrk", "httpx"),
+        default="auto",
+        help="HTTP load client; auto takes wrk when installed (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=50.0,
+        help="latency of the stub FHIR server (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--skip",
+        default="",
+        help=f"comma-separated sections to leave out, of {', '.join(SECTIONS)} (default: none)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS / "latest.json",
+        help="where to write the results as JSON (default: bench/results/latest.json)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     args.iterations = args.iterations or (30 if quick else 200)
@@ -44,13 +82,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
+    args = parse_args(argv, prog)
     # Imported after argument parsing, so `--help` and a bad flag answer at once.
     from cds.app import create_app
 
     started = time.monotonic()
-    charts = {size: chart(size) for size in SIZES}
+    try:
+        charts = {size: chart(size) for size in SIZES}
+    except MissingPatients as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return 2
     app = create_app()
     release_bundles()
     # The benchmark's own long-lived objects (charts, app, imports) are moved out of the

@@ -8,6 +8,7 @@ after a fixed duration, and the httpx one also after a fixed number of requests.
 from __future__ import annotations
 
 import asyncio
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -54,6 +55,9 @@ class LoadResult:
     # Server CPU per request, all workers together: comparable across machines and load
     # tools where req/s is not (the load generator shares the CPUs).
     server_cpu_ms: float | None = None
+    # CPU the load client used, as a share of one core over the run: near 1 the client,
+    # not the server, set the pace (both clients drive the load from one thread).
+    client_cpu_share: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,9 +91,13 @@ def _wrk(
         script.write_text(_WRK_SCRIPT % {"body": body_path})
         seconds = max(1, round(duration_s))
         command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), url]
+        # Only children that have exited count here: the servers are still running, so the
+        # difference is wrk's own CPU.
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         run = subprocess.run(
             command, capture_output=True, text=True, timeout=seconds + 60, check=True
         )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = next(x for x in run.stdout.splitlines() if x.startswith("BENCH "))
     stats = orjson.loads(line.removeprefix("BENCH "))
     elapsed = stats["duration_us"] / 1e6
@@ -105,7 +113,12 @@ def _wrk(
         p50_ms=stats["p50_us"] / 1000,
         p95_ms=stats["p95_us"] / 1000,
         p99_ms=stats["p99_us"] / 1000,
+        client_cpu_share=_cpu_seconds(after, before) / elapsed,
     )
+
+
+def _cpu_seconds(after: resource.struct_rusage, before: resource.struct_rusage) -> float:
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 async def _httpx(
@@ -123,6 +136,7 @@ async def _httpx(
     headers = {"content-type": "application/json"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     start = time.perf_counter()
+    cpu_start = time.process_time()
     deadline = start + duration_s
 
     async def user(client: httpx.AsyncClient) -> None:
@@ -142,6 +156,7 @@ async def _httpx(
     async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
         await asyncio.gather(*(user(client) for _ in range(concurrency)))
     elapsed = time.perf_counter() - start
+    client_cpu = time.process_time() - cpu_start
     return LoadResult(
         target=target,
         workers=workers,
@@ -154,11 +169,15 @@ async def _httpx(
         p50_ms=median(latencies),
         p95_ms=percentile(latencies, 95),
         p99_ms=percentile(latencies, 99),
+        client_cpu_share=client_cpu / elapsed,
     )
 
 
 THROUGHPUT_TARGET = 0.5  # of the bare endpoint's, on one worker
 P99_TARGET_MS = 50.0
+# A load client busier than this was the bottleneck: the bare endpoint's rate is then the
+# client's limit, and a share of it says nothing about the service.
+CLIENT_SATURATED = 0.9
 
 
 def compare(
@@ -220,11 +239,18 @@ def verdict(results: list[LoadResult]) -> dict[str, Any]:
     if service is None or bare is None:
         return {"measured": False}
     share = service.throughput_rps / bare.throughput_rps
+    saturated = bare.client_cpu_share is not None and bare.client_cpu_share >= CLIENT_SATURATED
     return {
         "measured": True,
+        "judged": not saturated,
+        "client_cpu_share_on_bare": (
+            None if bare.client_cpu_share is None else round(bare.client_cpu_share, 2)
+        ),
         "throughput_share_of_bare": round(share, 3),
         "service_p99_ms": round(service.p99_ms, 2),
         "target_share": THROUGHPUT_TARGET,
         "target_p99_ms": P99_TARGET_MS,
-        "meets_target": share >= THROUGHPUT_TARGET and service.p99_ms < P99_TARGET_MS,
+        "meets_target": (
+            None if saturated else share >= THROUGHPUT_TARGET and service.p99_ms < P99_TARGET_MS
+        ),
     }

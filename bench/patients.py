@@ -17,6 +17,8 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SYNTHEA = SHARED / "testdata" / "synthea-r4-bundles"
+# Where a reader without the shared folder gets the charts the benchmark is built on.
+SYNTHEA_SOURCE = "https://github.com/smart-on-fhir/generated-sample-data (R4/SYNTHEA/*.json)"
 BASE_PATIENT = "Fletcher_Hyatt"  # the bundle with the most MedicationRequests
 EHR_BASE = "http://ehr.example.org/fhir"
 
@@ -83,11 +85,18 @@ def _load_bundle(path: Path) -> tuple[Json, ...]:
     return tuple(_rewrite(e["resource"], urns) for e in entries)
 
 
+class MissingPatients(Exception):
+    """The Synthea bundles the benchmark pads its charts with are not on this machine."""
+
+
 def bundle_paths() -> list[Path]:
     """The base patient's bundle first, then the others in name order (a stable pad pool)."""
     paths = sorted(SYNTHEA.glob("*.json"))
     if not paths:
-        raise FileNotFoundError(f"no Synthea bundles in {SYNTHEA}")
+        raise MissingPatients(
+            f"no Synthea bundles in {SYNTHEA}: put Synthea R4 bundles there, "
+            f"e.g. from {SYNTHEA_SOURCE}"
+        )
     return sorted(paths, key=lambda p: not p.name.startswith(BASE_PATIENT))
 
 

@@ -109,29 +109,36 @@ def markdown(results: dict[str, Any]) -> str:
             for g in results["growth"]
         ],
     )  # fmt: skip
-    lines += _http(results.get("http"))
+    lines += http_section(results.get("http"))
     lines += _fallback(results.get("fallback"))
     lines += _profiles(results.get("profile"))
     return "\n".join(lines) + "\n"
 
 
-def _http(http: dict[str, Any] | None) -> list[str]:
+def http_section(http: dict[str, Any] | None) -> list[str]:
     lines = ["", "### HTTP, uvicorn on 127.0.0.1, typical patient-view request", ""]
     if not http or "runs" not in http:
         return [*lines, (http or {}).get("outcome", "skipped")]
     lines += _table(
         ["target", "workers", "load tool", "concurrency", "seconds", "requests", "errors",
-         "req/s", "p50 ms", "p95 ms", "p99 ms", "server CPU ms/req"],
+         "req/s", "p50 ms", "p95 ms", "p99 ms", "server CPU ms/req", "client CPU"],
         [
             [r["target"], str(r["workers"]), r["tool"], str(r["concurrency"]),
              f"{r['duration_s']:.1f}", str(r["requests"]), str(r["errors"]),
              f"{r['throughput_rps']:.0f}", _ms(r["p50_ms"]), _ms(r["p95_ms"]), _ms(r["p99_ms"]),
-             _ms(r.get("server_cpu_ms"), 3)]
+             _ms(r.get("server_cpu_ms"), 3), _share(r.get("client_cpu_share"))]
             for r in http["runs"]
         ],
     )  # fmt: skip
     v = http["verdict"]
-    if v.get("measured"):
+    if v.get("measured") and v.get("judged") is False:
+        lines += [
+            "",
+            f"One worker: no verdict. The load client used {v['client_cpu_share_on_bare']:.0%} "
+            "of a CPU against the bare endpoint, so it, not the server, set the pace; "
+            "install wrk or give the client a CPU of its own.",
+        ]
+    elif v.get("measured"):
         lines += [
             "",
             f"One worker: service throughput = {v['throughput_share_of_bare']:.3f} × bare "
@@ -139,6 +146,10 @@ def _http(http: dict[str, Any] | None) -> list[str]:
             f"(target < {v['target_p99_ms']:.0f} ms): target met: {_ok(v['meets_target'])}.",
         ]
     return lines
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
 
 
 def _fallback(fallback: dict[str, Any] | None) -> list[str]:
