@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unrecognized arguments: {' '.join(bench_options)}")
     if args.command == "serve":
         uvicorn.run(
-            "cds.app:app",
+            "cds.app:create_served_app",
+            factory=True,
             host=args.host,
             port=args.port,
             workers=args.workers,
