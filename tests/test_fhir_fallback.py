@@ -19,6 +19,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from cds.app import create_app
+from cds.runtime import runtime_of
 from cds.security.allowlist import is_allowed
 from cds.settings import Settings
 from tests.conftest import load_example
@@ -283,7 +284,11 @@ def test_paged_prefetch_without_a_token_is_a_412_not_advice_from_page_one(
 def test_paged_prefetch_is_a_412_when_the_service_is_prefetch_only(
     ehr: respx.MockRouter, example: dict[str, Any], tmp_path: Path
 ) -> None:
-    settings = Settings(cds_fhir_allowlist="", database_url=f"sqlite:///{tmp_path / 'db'}")
+    settings = Settings(
+        cds_prefetch_resolution="none",
+        cds_fhir_allowlist=FHIR,
+        database_url=f"sqlite:///{tmp_path / 'db'}",
+    )
     request = paged_prefetch(example, link=[{"relation": "next", "url": PAGE_2}])
 
     with TestClient(create_app(settings)) as client:
@@ -710,14 +715,31 @@ def test_missing_access_token_is_a_412(
     assert not ehr.calls
 
 
-def test_empty_allowlist_means_prefetch_only(
-    ehr: respx.MockRouter, example: dict[str, Any]
+def test_resolution_none_means_prefetch_only(
+    ehr: respx.MockRouter, example: dict[str, Any], tmp_path: Path
 ) -> None:
-    with TestClient(create_app(Settings(cds_fhir_allowlist=""))) as client:
+    settings = Settings(
+        cds_prefetch_resolution="none",
+        cds_fhir_allowlist=FHIR,
+        database_url=f"sqlite:///{tmp_path / 'db'}",
+    )
+    with TestClient(create_app(settings)) as client:
         response = client.post(HOOK, json=hook_request(example, "conditions"))
 
     assert response.status_code == 412
     assert "configured for prefetch only" in issues(response)[0]["diagnostics"]
+    assert not ehr.calls
+
+
+def test_an_empty_allowlist_contacts_no_server(
+    ehr: respx.MockRouter, example: dict[str, Any], tmp_path: Path
+) -> None:
+    settings = Settings(cds_fhir_allowlist="", database_url=f"sqlite:///{tmp_path / 'db'}")
+    with TestClient(create_app(settings)) as client:
+        response = client.post(HOOK, json=hook_request(example, "conditions"))
+
+    assert response.status_code == 412
+    assert "not on this service's allowlist" in issues(response)[0]["diagnostics"]
     assert not ehr.calls
 
 
@@ -744,7 +766,7 @@ def test_token_never_reaches_logs_or_bodies(
 def test_shared_client_is_closed_on_shutdown(settings: Settings) -> None:
     app = create_app(settings)
     with TestClient(app):
-        http = app.state.http
+        http = runtime_of(app).outbound_http()
         assert not http.is_closed
     assert http.is_closed
 

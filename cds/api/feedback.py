@@ -10,6 +10,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from cds.api.dependencies import StoreDep
 from cds.api.errors import ServiceError, invalid_fields, validation_failed
 from cds.api.responses import JsonResponse
 from cds.api.routes import find_service, parse_json_object
@@ -134,10 +135,9 @@ async def refuse_other_services_cards(
 
 
 @router.post("/cds-services/{service_id}/feedback")
-async def receive_feedback(service_id: str, request: Request) -> JsonResponse:
+async def receive_feedback(service_id: str, request: Request, store: StoreDep) -> JsonResponse:
     service = find_service(service_id)
     reports = parse_feedback(await request.body())
-    store: Store | None = getattr(request.app.state, "store", None)
     records = [entry.record(service.id) for entry in reports.feedback]
     try:
         if store is None:

@@ -82,10 +82,21 @@ async def prefetch_only(request: HookRequest, missing: Mapping[str, Unsatisfied]
     """The fallback when no FHIR server may be called: say which data is missing."""
     raise DataUnavailable(
         "Required prefetch data is missing or incomplete, and this service is configured "
-        f"for prefetch only (CDS_FHIR_ALLOWLIST is empty): {describe(missing)}",
+        f"for prefetch only (CDS_PREFETCH_RESOLUTION=none): {describe(missing)}",
         missing,
     )
 
 
 async def no_resolution(request: HookRequest, record: ResourceSet) -> None:
     """The resolver when no FHIR server may be called: orders stay as the EHR sent them."""
+
+
+@dataclass(frozen=True, slots=True)
+class PatientDataSource:
+    """Where a hook call's data comes from beyond its prefetch."""
+
+    fallback: Fallback = prefetch_only
+    resolve: Resolver = no_resolution
+
+
+PREFETCH_ONLY = PatientDataSource()

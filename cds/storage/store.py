@@ -138,8 +138,9 @@ class Store:
         ]
 
     def _insert_ignoring_repeats(self, table: Table) -> Insert:
-        dialect = sqlite if self.database.dialect == "sqlite" else postgresql
-        return dialect.insert(table).on_conflict_do_nothing()
+        if self.database.dialect == "sqlite":
+            return sqlite.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table).on_conflict_do_nothing()
 
 
 def _reason(system: str | None, code: str | None, display: str | None) -> OverrideReason | None:
