@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
         return 2
     # Imported only now, so `--help`, a bad flag and missing patients answer at once.
     from cds.app import create_app
+
     app = create_app()
     release_bundles()
     # The benchmark's own long-lived objects (charts, app, imports) are moved out of the

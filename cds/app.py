@@ -1,47 +1,60 @@
-"""The ASGI application: `uvicorn cds.app:app`."""
+"""The ASGI application.
+
+`uvicorn --factory cds.app:create_app` builds it from the environment; `plp-cds serve`
+does the same. `uvicorn cds.app:app` keeps working for existing deployments: the module
+attribute is built on first access, not on import, so importing this module starts
+nothing and reads no environment.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from cds.api import feedback
-from cds.api.errors import ServiceError, operation_outcome
+from cds.api.errors import ServiceError, operation_outcome, validation_failed
 from cds.api.responses import JsonResponse
 from cds.api.routes import router
-from cds.fhir.patient_data import no_resolution, prefetch_only
 from cds.ops import operations
 from cds.ops.lifespan import lifespan
-from cds.security.middleware import install_security
+from cds.runtime import Runtime
+from cds.security.middleware import build_verifier, install_security
 from cds.security.trusted_issuers import StartupError
-from cds.settings import Settings, get_settings
+from cds.settings import Settings
 
 log = logging.getLogger("cds")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> FastAPI:
+    """The app for `settings` (default: the environment). `freeze_gc` is for a server
+    process only: start-up objects are moved out of the collector's reach once started."""
+    settings = settings or Settings()
+    runtime = Runtime(settings=settings, verifier=build_verifier(settings))
     app = FastAPI(
         title="Phantom limb pain CDS Hooks service",
         default_response_class=JsonResponse,
         docs_url=None,
         redoc_url=None,
-        lifespan=lifespan,
+        lifespan=lifespan(runtime, freeze_gc=freeze_gc),
     )
-    app.state.settings = settings
-    app.state.fallback = prefetch_only
-    app.state.resolve = no_resolution
+    app.state.runtime = runtime
     app.include_router(router)
     app.include_router(feedback.router)
     app.include_router(operations.router)
     _add_error_handlers(app)
-    install_security(app, settings)
+    install_security(app, settings, runtime.verifier, runtime.outbound_http)
     if settings.cds_otel_enabled:
         _enable_tracing(app)
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The factory `plp-cds serve` runs in each server process."""
+    return create_app(freeze_gc=True)
 
 
 def _enable_tracing(app: FastAPI) -> None:
@@ -69,10 +82,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, error: RequestValidationError) -> JsonResponse:
-        issues = [
-            ("invalid", e["msg"], [".".join(str(p) for p in e["loc"])]) for e in error.errors()
-        ]
-        return JsonResponse(operation_outcome(issues), status_code=422)
+        failure = validation_failed(list(error.errors()))
+        return JsonResponse(failure.body(), status_code=failure.status)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, error: Exception) -> JsonResponse:
@@ -83,4 +94,14 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JsonResponse(body, status_code=500)
 
 
-app = create_app()
+_app: FastAPI | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """`cds.app.app`, built from the environment on first access (PEP 562)."""
+    global _app
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _app is None:
+        _app = create_app()
+    return _app

@@ -102,7 +102,8 @@ def _serve(host: str, port: int, workers: int) -> None:
     settings = load_settings()
     check_startup(settings)
     uvicorn.run(
-        "cds.app:app",
+        "cds.app:create_served_app",
+        factory=True,
         host=host,
         port=port,
         workers=workers,

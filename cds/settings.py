@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import lru_cache
 from typing import Literal
 
@@ -14,6 +15,19 @@ from cds.storage.url import async_url
 LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 
 
+class PrefetchResolution(StrEnum):
+    """How required data that prefetch did not satisfy (missing, an OperationOutcome, or
+    one page of a longer search) is had, as HAPI FHIR names its CDS resolution strategies.
+
+    Whatever the choice, data that cannot be had is a 412 naming each key: answering from
+    what is there would be advice from a partial chart, and an empty answer would hide the
+    failure, so neither is offered as a policy.
+    """
+
+    NONE = "none"  # prefetch only: nothing is fetched
+    FHIR_SERVER = "fhir-server"  # the request's fhirServer, if on CDS_FHIR_ALLOWLIST
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
@@ -21,17 +35,46 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="External base URL of this service; JWT `aud` is this plus the request path.",
     )
-    cds_fhir_timeout_s: float = Field(default=3.0, gt=0)
+    cds_prefetch_resolution: PrefetchResolution = PrefetchResolution.FHIR_SERVER
+    cds_fhir_timeout_s: float = Field(
+        default=3.0, gt=0, description="Deadline for everything one hook call fetches."
+    )
     cds_fhir_allowlist: str = Field(
         default="", description="Comma-separated FHIR base URL prefixes the service may call."
     )
     cds_fhir_max_pages: int = Field(default=10, ge=1)
+    cds_fhir_retries: int = Field(
+        default=2, ge=0, description="Retries of a connection error or 5xx, within the deadline."
+    )
+    cds_fhir_backoff_s: float = Field(
+        default=0.1, ge=0, description="First retry's delay; it doubles, with jitter."
+    )
+    cds_fhir_max_medication_lookups: int = Field(default=100, ge=0)
+    cds_fhir_max_response_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, description="Largest FHIR answer read."
+    )
+    cds_max_bundle_entries: int = Field(
+        default=5_000, ge=1, description="Most Bundle entries in a hook request or a search."
+    )
     cds_trusted_issuers_file: str | None = None
     cds_require_auth: bool = False
     cds_jwt_leeway_s: int = Field(default=60, ge=0)
+    cds_jwt_max_lifetime_s: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="Longest token lifetime accepted: a jti is remembered until it expires.",
+    )
+    cds_jwks_timeout_s: float = Field(default=3.0, gt=0, description="Time limit of a JWKS fetch.")
+    cds_jwks_ttl_s: float = Field(default=3600.0, gt=0, description="How long a JWK Set is kept.")
+    cds_jwks_refetch_floor_s: float = Field(
+        default=30.0, ge=0, description="Least time between refetches for an unknown kid."
+    )
     cds_max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     cds_cors_origins: str = Field(default="", description="Comma-separated allowed origins.")
     database_url: str = Field(default="sqlite:///./plp-cds.db")
+    cds_record_timeout_s: float = Field(
+        default=2.0, gt=0, description="Time limit of one write of the cards shown."
+    )
     redis_url: str | None = None
     cds_redis_prefix: str = Field(default="plp-cds:", description="Prefix of every Redis key.")
     cds_log_level: LogLevel = "INFO"
@@ -69,4 +112,5 @@ def _split(value: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The environment's settings, read once (for the command line, not for the app)."""
     return Settings()

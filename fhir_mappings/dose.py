@@ -19,31 +19,35 @@ from fhir_mappings.json_access import JsonObject, number, obj, objs, text
 
 MG_PER_UNIT: dict[str, float] = {"mg": 1.0, "g": 1000.0, "mcg": 0.001, "ug": 0.001, "µg": 0.001}
 
-# Units that count whole dose units (UCUM annotations, FHIR/HL7 orderable-drug-form codes and
-# the plain words EHRs send).
+# Units that count whole dose units: UCUM annotations such as {tbl} or the sandbox's {pill}
+# (compared without their braces), HL7 orderable-drug-form codes (TAB, CAP) and the words
+# EHRs send, singular, plural or "tablet(s)".
 UNIT_DOSE_UNITS = frozenset(
     {
-        "{tbl}",
-        "{tablet}",
-        "{tablets}",
+        "tbl",
         "tab",
         "tabs",
         "tablet",
         "tablets",
-        "{capsule}",
-        "{capsules}",
-        "{cap}",
         "cap",
         "caps",
         "capsule",
         "capsules",
+        "pill",
+        "pills",
         "1",
-        "{unit}",
         "unit",
         "units",
         "each",
+        "ea",
     }
 )
+
+
+def counts_dose_units(unit: str) -> bool:
+    word = unit.strip().lower().removeprefix("{").removesuffix("}").strip()
+    return word.removesuffix("(s)") in UNIT_DOSE_UNITS
+
 
 DAYS_PER_UNIT: dict[str, float] = {
     "s": 1 / 86400,
@@ -153,7 +157,7 @@ def amount_mg(line: JsonObject, strength_mg: float | None) -> tuple[float, str] 
         mg = value * factor
         shown = f"{fmt(value)} {unit}" if unit == "mg" else f"{fmt(value)} {unit} ({fmt(mg)} mg)"
         return mg, shown
-    if unit.lower() in UNIT_DOSE_UNITS:
+    if counts_dose_units(unit):
         if strength_mg is None:
             return UnknownDose(f"dose is {fmt(value)} {unit} and the product strength is unknown")
         mg = value * strength_mg

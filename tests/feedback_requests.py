@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from cds.runtime import runtime_of
 from tests.conftest import load_example
 
 PATIENT_VIEW = "phantom-limb-pain-patient-view"
@@ -45,7 +46,9 @@ def overridden(
 def drain_card_records(client: TestClient) -> None:
     """Wait for the card records the hook calls queued (they run after the response)."""
     assert client.portal is not None, "use the client inside `with`"
-    client.portal.call(client.app.state.card_recorder.drain)  # type: ignore[attr-defined]
+    recorder = runtime_of(client.app).recorder
+    assert recorder is not None, "storage is open while the app runs"
+    client.portal.call(recorder.drain)
 
 
 def send_feedback(

@@ -33,7 +33,10 @@ EHR = "https://ehr.example.org"
 JWKS_URL = f"{EHR}/.well-known/jwks.json"
 ALT_JWKS_URL = f"{EHR}/keys/alt.json"
 UNLISTED_JKU = f"{EHR}/keys/unlisted.json"
+EVIL = "https://evil.example.net"
 STATIC_ISS = "https://static-ehr.example.net"
+# A self-hosted EHR behind a firewall: its tokens name this jku, which is never reachable.
+STATIC_JKU = "https://static-ehr.example.net/.well-known/jwks.json"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 UNAUTHORIZED = {
     "resourceType": "OperationOutcome",
@@ -96,7 +99,7 @@ def issuers_file(tmp_path: Path) -> Path:
         json.dumps(
             {
                 EHR: {"jwks_url": JWKS_URL, "jku": [ALT_JWKS_URL]},
-                STATIC_ISS: {"jwks": public_set(RSA)},
+                STATIC_ISS: {"jwks": public_set(RSA), "jku": [STATIC_JKU]},
             }
         )
     )
@@ -184,6 +187,38 @@ def test_listed_jku_is_honoured(
     assert not ehr["jwks"].called
 
 
+def test_the_issuers_own_jwks_url_is_an_allowed_jku(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    assert call(client, example, token(header={"jku": JWKS_URL})).status_code == 200
+    assert ehr["jwks"].call_count == 1
+
+
+def test_a_pinned_key_set_verifies_with_no_network(
+    client: TestClient, example: dict[str, Any]
+) -> None:
+    jwt_text = token(RSA, "RS384", header={"jku": STATIC_JKU}, iss=STATIC_ISS)
+
+    # Any outbound request would fail the mock: nothing is fetched, the jku included.
+    with respx.mock(assert_all_mocked=True) as network:
+        response = call(client, example, jwt_text)
+
+    assert response.status_code == 200
+    assert not network.calls
+
+
+def test_a_pinned_issuer_refuses_a_jku_it_does_not_list(
+    client: TestClient, example: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    jwt_text = token(RSA, "RS384", header={"jku": f"{EVIL}/jwks.json"}, iss=STATIC_ISS)
+
+    with respx.mock(assert_all_mocked=True) as network, caplog.at_level(logging.WARNING):
+        assert_refused(call(client, example, jwt_text))
+
+    assert not network.calls
+    assert "jku is not on the issuer's list" in caplog.text
+
+
 def test_expiry_within_the_leeway_is_accepted(
     client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
 ) -> None:
@@ -260,6 +295,10 @@ REFUSED: dict[str, tuple[Any, str | tuple[str, ...]]] = {
         "jku is not on the issuer's list",
     ),
     "issuer key, other issuer": (lambda: token(RSA, "RS384"), "no key with kid 'static-rsa-1'"),
+    "another issuer's jku": (
+        lambda: token(EC_ALT, header={"jku": STATIC_JKU}),
+        "jku is not on the issuer's list",
+    ),
     "garbage": (lambda: "not.a.jwt", "not base64url JSON"),
     "two parts": (lambda: "abc.def", "not a JWS compact serialization"),
 }
@@ -384,6 +423,20 @@ def test_require_auth_without_issuers_refuses_to_start() -> None:
 
 def test_require_auth_with_issuers_starts(settings: Settings) -> None:
     create_app(settings.model_copy(update={"cds_require_auth": True}))
+
+
+def test_the_readmes_sandbox_entry_is_a_valid_issuers_file(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Try it with the CDS Hooks sandbox", 1)[1]
+    entry = section.split("```json", 1)[1].split("```", 1)[0]
+    path = tmp_path / "sandbox-issuers.json"
+    path.write_text(entry)
+
+    [sandbox] = load_trusted_issuers(str(path)).values()
+
+    assert sandbox.iss == "https://sandbox.cds-hooks.org"
+    assert sandbox.allows_jku("https://sandbox.cds-hooks.org/.well-known/jwks.json")
+    assert not sandbox.allows_jku("https://sandbox.cds-hooks.org/other.json")
 
 
 @pytest.mark.parametrize(

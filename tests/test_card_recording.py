@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from cds.app import create_app
+from cds.runtime import runtime_of
 from cds.settings import Settings
 from cds.storage.records import EmittedCard
 from cds.storage.store import Store
@@ -30,7 +31,8 @@ def test_a_hanging_database_does_not_slow_the_hook(
         await asyncio.sleep(60)
 
     monkeypatch.setattr(Store, "record_cards", hang)
-    recorder = client.app.state.card_recorder  # type: ignore[attr-defined]
+    recorder = runtime_of(client.app).recorder
+    assert recorder is not None
     recorder.timeout_s = 0.3
     before = record_failures()
 

@@ -44,6 +44,39 @@ def test_count_of_tablets_times_strength(unit: str) -> None:
     assert mg([line({"value": 2, "code": unit}, DAILY)], strength=25) == 50
 
 
+@pytest.mark.parametrize(
+    "quantity",
+    [
+        # The CDS Hooks sandbox writes UCUM dose-form annotations.
+        {"value": 1, "unit": "{pill}", "system": "http://unitsofmeasure.org", "code": "{pill}"},
+        {"value": 1, "unit": "pill"},
+        {"value": 1, "code": "{Pill}"},
+        {"value": 1, "unit": "pills"},
+        {"value": 1, "unit": "tablet(s)"},
+        {"value": 1, "code": "{tablets}"},
+        {"value": 1, "unit": "Capsule"},
+        {"value": 1, "code": "{cap}"},
+        {"value": 1, "unit": "ea"},
+    ],
+)
+def test_dose_form_units_count_units_times_strength(quantity: dict[str, Any]) -> None:
+    three_times_daily = {"repeat": {"frequency": 3, "period": 1, "periodUnit": "d"}}
+
+    result = daily_dose([line(quantity, three_times_daily)], 25)
+
+    assert isinstance(result, DailyDose), result
+    assert result.mg_per_day == 75
+    assert result.arithmetic == "1 × 25 mg × 3 per 1 d (3/day) = 75 mg/day"
+
+
+@pytest.mark.parametrize("unit", ["{puff}", "mL", "{drop}", "pillow"])
+def test_other_units_are_not_counted_as_tablets(unit: str) -> None:
+    result = daily_dose([line({"value": 1, "unit": unit}, DAILY)], 25)
+
+    assert isinstance(result, UnknownDose)
+    assert "not a mass or a tablet/capsule count" in result.reason
+
+
 def test_count_without_a_known_strength_is_unknown() -> None:
     result = daily_dose([line({"value": 2, "unit": "capsule"}, DAILY)], None)
     assert isinstance(result, UnknownDose)

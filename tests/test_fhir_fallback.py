@@ -7,6 +7,7 @@ import copy
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from cds.app import create_app
+from cds.runtime import runtime_of
 from cds.security.allowlist import is_allowed
 from cds.settings import Settings
 from tests.conftest import load_example
@@ -220,6 +222,181 @@ def test_next_link_off_the_allowed_server_is_not_followed(
     assert response.status_code == 412
     assert "next link points outside" in issues(response)[0]["diagnostics"]
     assert not elsewhere.called
+
+
+# -- paged prefetch: one page of a search is not the chart -------------------------------
+
+
+def paged_prefetch(example: dict[str, Any], **bundle: Any) -> dict[str, Any]:
+    """The EHR prefetched only the phantom limb pain page; heart failure is further on."""
+    request = hook_request(example)
+    phantom_limb_pain = example["prefetch"]["conditions"]["entry"][:1]
+    request["prefetch"]["conditions"] = searchset(phantom_limb_pain) | bundle
+    return request
+
+
+def heart_failure_page(example: dict[str, Any]) -> list[dict[str, Any]]:
+    return example["prefetch"]["conditions"]["entry"][1:]
+
+
+PAGE_2 = f"{FHIR}/Condition?patient={PATIENT}&_getpages=abc&_page=2"
+
+
+def test_paged_prefetch_is_read_to_its_last_page(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    page_2 = ehr.get(f"{FHIR}/Condition", params={"_page": "2"}).respond(
+        json=searchset(heart_failure_page(example))
+    )
+    first_page = conditions_route(ehr).respond(json=searchset([]))
+    request = paged_prefetch(example, link=[{"relation": "next", "url": PAGE_2}])
+
+    response = client.post(HOOK, json=request)
+
+    assert response.status_code == 200
+    card = response.json()["cards"][0]
+    labels = [s["label"] for s in card["suggestions"]]
+    assert "Nortriptyline" not in labels
+    assert "Desipramine" not in labels
+    assert "TCAs are not suggested because the record shows Heart failure" in card["detail"]
+    assert page_2.call_count == 1
+    assert page_2.calls.last.request.headers["Authorization"] == f"Bearer {TOKEN}"
+    # The page the EHR sent is used, not asked for again.
+    assert not first_page.called
+
+
+def test_paged_prefetch_without_a_token_is_a_412_not_advice_from_page_one(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    request = paged_prefetch(example, link=[{"relation": "next", "url": PAGE_2}])
+    del request["fhirAuthorization"]
+
+    response = client.post(HOOK, json=request)
+
+    assert response.status_code == 412
+    [issue] = issues(response)
+    assert issue["expression"] == ["prefetch.conditions"]
+    assert "conditions (paged: the EHR sent only part of the search" in issue["diagnostics"]
+    assert "no fhirAuthorization access token" in issue["diagnostics"]
+    assert not ehr.calls
+
+
+def test_paged_prefetch_is_a_412_when_the_service_is_prefetch_only(
+    ehr: respx.MockRouter, example: dict[str, Any], tmp_path: Path
+) -> None:
+    settings = Settings(
+        cds_prefetch_resolution="none",
+        cds_fhir_allowlist=FHIR,
+        database_url=f"sqlite:///{tmp_path / 'db'}",
+    )
+    request = paged_prefetch(example, link=[{"relation": "next", "url": PAGE_2}])
+
+    with TestClient(create_app(settings)) as client:
+        response = client.post(HOOK, json=request)
+
+    assert response.status_code == 412
+    [issue] = issues(response)
+    assert issue["expression"] == ["prefetch.conditions"]
+    assert "configured for prefetch only" in issue["diagnostics"]
+    assert "conditions (paged" in issue["diagnostics"]
+    assert not ehr.calls
+
+
+def test_total_above_the_entries_sent_fetches_the_whole_search(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    whole = conditions_route(ehr).respond(json=example["prefetch"]["conditions"] | {"total": 2})
+    request = paged_prefetch(example, total=2)
+
+    response = client.post(HOOK, json=request)
+
+    assert response.status_code == 200
+    assert "TCAs are not suggested because the record shows Heart failure" in detail(response)
+    assert whole.call_count == 1
+
+
+def test_total_above_the_entries_without_a_token_is_a_412(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    request = paged_prefetch(example, total=64)
+    del request["fhirAuthorization"]
+
+    response = client.post(HOOK, json=request)
+
+    assert response.status_code == 412
+    assert "conditions (paged" in issues(response)[0]["diagnostics"]
+
+
+def test_included_resources_do_not_count_toward_the_total(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    anything = ehr.route().respond(500)
+    request = hook_request(example)
+    medications = request["prefetch"]["medications"]
+    medications["total"] = 1
+    medications["entry"].append(
+        {"search": {"mode": "include"}, "resource": GABAPENTIN | {"id": "included"}}
+    )
+
+    response = client.post(HOOK, json=request)
+
+    assert response.status_code == 200
+    assert not anything.called
+
+
+def test_a_server_whose_pages_fall_short_of_its_total_is_a_412(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    conditions_route(ehr).respond(json=searchset(heart_failure_page(example)) | {"total": 5})
+    request = paged_prefetch(example, total=5)
+
+    response = client.post(HOOK, json=request)
+
+    assert response.status_code == 412
+    [issue] = issues(response)
+    assert issue["code"] == "incomplete"
+    assert "counts 5 results but its pages hold 1" in issue["diagnostics"]
+
+
+def test_a_next_link_must_stay_under_the_fhir_server_base_not_just_the_allowlist(
+    ehr: respx.MockRouter, example: dict[str, Any], tmp_path: Path
+) -> None:
+    settings = Settings(
+        cds_fhir_allowlist="https://fhir.example.org/",
+        database_url=f"sqlite:///{tmp_path / 'db'}",
+    )
+    other_tenant = ehr.route(url__startswith="https://fhir.example.org/tenant-b").respond(
+        json=searchset(heart_failure_page(example))
+    )
+    next_url = "https://fhir.example.org/tenant-b/Condition?page=2"
+    request = paged_prefetch(example, link=[{"relation": "next", "url": next_url}])
+
+    with TestClient(create_app(settings)) as client:
+        response = client.post(HOOK, json=request)
+
+    assert response.status_code == 412
+    assert "next link points outside" in issues(response)[0]["diagnostics"]
+    assert not other_tenant.called
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        f"{EVIL}/r4/Condition?page=2",
+        "https://fhir.example.org/r4-other/Condition?page=2",
+    ],
+)
+def test_a_prefetched_next_link_off_the_fhir_server_is_not_followed(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any], next_url: str
+) -> None:
+    anything = ehr.route().respond(json=searchset([]))
+    request = paged_prefetch(example, link=[{"relation": "next", "url": next_url}])
+
+    response = client.post(HOOK, json=request)
+
+    assert response.status_code == 412
+    assert "next link points outside" in issues(response)[0]["diagnostics"]
+    assert not anything.called
 
 
 # -- Medication resolution ----------------------------------------------------------------
@@ -538,14 +715,31 @@ def test_missing_access_token_is_a_412(
     assert not ehr.calls
 
 
-def test_empty_allowlist_means_prefetch_only(
-    ehr: respx.MockRouter, example: dict[str, Any]
+def test_resolution_none_means_prefetch_only(
+    ehr: respx.MockRouter, example: dict[str, Any], tmp_path: Path
 ) -> None:
-    with TestClient(create_app(Settings(cds_fhir_allowlist=""))) as client:
+    settings = Settings(
+        cds_prefetch_resolution="none",
+        cds_fhir_allowlist=FHIR,
+        database_url=f"sqlite:///{tmp_path / 'db'}",
+    )
+    with TestClient(create_app(settings)) as client:
         response = client.post(HOOK, json=hook_request(example, "conditions"))
 
     assert response.status_code == 412
     assert "configured for prefetch only" in issues(response)[0]["diagnostics"]
+    assert not ehr.calls
+
+
+def test_an_empty_allowlist_contacts_no_server(
+    ehr: respx.MockRouter, example: dict[str, Any], tmp_path: Path
+) -> None:
+    settings = Settings(cds_fhir_allowlist="", database_url=f"sqlite:///{tmp_path / 'db'}")
+    with TestClient(create_app(settings)) as client:
+        response = client.post(HOOK, json=hook_request(example, "conditions"))
+
+    assert response.status_code == 412
+    assert "not on this service's allowlist" in issues(response)[0]["diagnostics"]
     assert not ehr.calls
 
 
@@ -572,7 +766,7 @@ def test_token_never_reaches_logs_or_bodies(
 def test_shared_client_is_closed_on_shutdown(settings: Settings) -> None:
     app = create_app(settings)
     with TestClient(app):
-        http = app.state.http
+        http = runtime_of(app).outbound_http()
         assert not http.is_closed
     assert http.is_closed
 

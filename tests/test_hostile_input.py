@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from starlette.types import Message, Receive, Scope, Send
 
 from cds.api.body_limit import BodyLimitMiddleware
-from cds.api.limits import MAX_BUNDLE_ENTRIES
 from cds.api.services import SERVICES
 from cds.app import create_app
 from cds.settings import Settings
@@ -200,7 +199,9 @@ def test_wrong_types_are_422(
 
 def test_absurd_entry_counts_are_refused(client: TestClient, example: dict[str, Any]) -> None:
     request = copy.deepcopy(example)
-    request["prefetch"]["conditions"]["entry"] = [{}] * (MAX_BUNDLE_ENTRIES + 1)
+    request["prefetch"]["conditions"]["entry"] = [
+        {}
+    ] * 5_001  # one above CDS_MAX_BUNDLE_ENTRIES's default
 
     body = assert_outcome(client.post(HOOK, json=request), 422)
 

@@ -167,6 +167,13 @@ class TestTcaDose:
         assert "150 mg/day" in card["summary"]
         assert "2 × 25 mg × 3 per 1 d (3/day) = 150 mg/day" in card["detail"]
 
+    def test_a_dose_in_ucum_pills_is_counted(self, client: TestClient) -> None:
+        # As the CDS Hooks sandbox writes it: 5 × {pill} of a 25 mg capsule, once a day.
+        cards = sign(client, [draft(NORTRIPTYLINE_25, id="d1", dosages=[dosage(5, "{pill}")])])
+        card = by_topic(cards, "tca-dose")
+        assert "125 mg/day" in card["summary"]
+        assert "5 × 25 mg × 1 per 1 d (1/day) = 125 mg/day" in card["detail"]
+
     def test_exactly_100_mg_is_not_above(self, client: TestClient) -> None:
         assert "tca-dose" not in topics(
             sign(
@@ -338,6 +345,43 @@ class TestSelections:
         ]
         card = by_topic(select(client, drafts, ["MedicationRequest/d1"]), "tca-dose")
         assert "125 mg/day" in card["summary"]
+
+    def test_a_bare_id_selects_its_draft(self, client: TestClient) -> None:
+        drafts = [
+            draft(NORTRIPTYLINE_25, id="tca", dosages=ONE_A_DAY),
+            draft(GABAPENTIN_300, id="gaba"),
+        ]
+        assert topics(select(client, drafts, ["tca"], (HEART_FAILURE,))) == ["tca-heart"]
+        assert select(client, drafts, ["gaba"], (HEART_FAILURE,)) == []
+
+    def test_selections_matching_no_draft_are_a_422_naming_them(self, client: TestClient) -> None:
+        body = hook_request(
+            "order-select",
+            conditions=bundle(plp(), HEART_FAILURE),
+            draftOrders=bundle(draft(NORTRIPTYLINE_25, id="tca"), type="collection"),
+            selections=["MedicationRequest/tca", "MedicationRequest/gone", "other"],
+        )
+        response = client.post(f"/cds-services/{SERVICE_IDS['order-select']}", json=body)
+        assert response.status_code == 422
+        [issue] = response.json()["issue"]
+        assert issue["expression"] == ["context.selections"]
+        assert issue["diagnostics"] == (
+            "context.selections: MedicationRequest/gone, other match no draft order in "
+            "context.draftOrders (expected Type/id or the bare id of a draft)"
+        )
+
+    def test_a_selection_of_another_type_does_not_name_a_medication(
+        self, client: TestClient
+    ) -> None:
+        body = hook_request(
+            "order-select",
+            conditions=bundle(plp()),
+            draftOrders=bundle(draft(NORTRIPTYLINE_25, id="tca"), type="collection"),
+            selections=["ServiceRequest/tca"],
+        )
+        response = client.post(f"/cds-services/{SERVICE_IDS['order-select']}", json=body)
+        assert response.status_code == 422
+        assert "ServiceRequest/tca match no draft order" in response.text
 
     def test_order_sign_judges_every_draft(self, client: TestClient) -> None:
         drafts = [draft(GABAPENTIN_300, id="gaba"), draft(OXYCODONE_5, id="oxy")]

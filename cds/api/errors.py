@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 
 class ServiceError(Exception):
@@ -31,6 +34,27 @@ def invalid_fields(problems: Iterable[tuple[str, str]]) -> ServiceError:
         "; ".join(f"{where}: {message}" for where, message in problems),
         [where for where, _ in problems],
     )
+
+
+def validation_failed(
+    error: ValidationError | Sequence[ErrorDetails], within: str = ""
+) -> ServiceError:
+    """422 for a request that failed validation: every endpoint names the wrong fields the
+    same way, as FHIRPath-like expressions (`context.selections[0]`, `feedback[1].card`)."""
+    details = error.errors() if isinstance(error, ValidationError) else error
+    return invalid_fields((expression(d["loc"], within), message(d["msg"])) for d in details)
+
+
+def expression(location: Sequence[int | str], within: str = "") -> str:
+    path = within
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
+
+
+def message(text: str) -> str:
+    # pydantic prefixes the messages our own validators raise; the client needs the reason.
+    return text.removeprefix("Value error, ")
 
 
 def operation_outcome(issues: Iterable[tuple[str, str, Iterable[str]]]) -> dict[str, Any]:

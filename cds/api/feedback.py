@@ -10,7 +10,8 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from cds.api.errors import ServiceError, invalid_fields
+from cds.api.dependencies import StoreDep
+from cds.api.errors import ServiceError, invalid_fields, validation_failed
 from cds.api.responses import JsonResponse
 from cds.api.routes import find_service, parse_json_object
 from cds.ops.metrics import FEEDBACK
@@ -110,31 +111,38 @@ def parse_feedback(body: bytes) -> FeedbackRequest:
     try:
         return FeedbackRequest.model_validate(parse_json_object(body))
     except ValidationError as error:
-        problems = ((_fhirpath(e["loc"]), _message(e["msg"])) for e in error.errors())
-        raise invalid_fields(problems) from None
+        raise validation_failed(error) from None
 
 
-def _message(text: str) -> str:
-    # pydantic prefixes messages raised by our validators; the client needs only the reason.
-    return text.removeprefix("Value error, ")
-
-
-def _fhirpath(location: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else part
-    return path
+async def refuse_other_services_cards(
+    store: Store, service_id: str, records: list[FeedbackRecord]
+) -> None:
+    """Feedback belongs to the service whose card it is: stored under another service it
+    would be counted against the wrong rule. Cards not (yet) on record are taken."""
+    issued_by = await store.services_of(r.card_uuid for r in records)
+    foreign = [
+        (
+            f"feedback[{i}].card",
+            f"card {r.card_uuid} was issued by the service "
+            f"'{issued_by[r.card_uuid]}'; send its feedback to "
+            f"/cds-services/{issued_by[r.card_uuid]}/feedback",
+        )
+        for i, r in enumerate(records)
+        if issued_by.get(r.card_uuid, service_id) != service_id
+    ]
+    if foreign:
+        raise invalid_fields(foreign)
 
 
 @router.post("/cds-services/{service_id}/feedback")
-async def receive_feedback(service_id: str, request: Request) -> JsonResponse:
+async def receive_feedback(service_id: str, request: Request, store: StoreDep) -> JsonResponse:
     service = find_service(service_id)
     reports = parse_feedback(await request.body())
-    store: Store | None = getattr(request.app.state, "store", None)
     records = [entry.record(service.id) for entry in reports.feedback]
     try:
         if store is None:
             raise StorageUnavailable("storage not opened")
+        await refuse_other_services_cards(store, service.id, records)
         stored = await store.save_feedback(records)
     except StorageUnavailable as error:
         log.error("feedback not stored: database unavailable", extra={"error": str(error)})

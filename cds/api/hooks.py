@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import ValidationError
 
 from cards.models import Card, CdsResponse
 from cards.orders import order_cards
 from cards.patient_view import patient_view_cards
-from cds.api.errors import ServiceError, invalid_fields
+from cds.api.errors import ServiceError, validation_failed
 from cds.api.models import HookRequest, OrderSelectContext, OrderSignContext, PatientContext
 from cds.api.services import Hook, Service
 from cds.fhir.patient_data import Fallback, Resolver, gather
@@ -40,12 +40,7 @@ def parse_context(service: Service, request: HookRequest) -> PatientContext:
     try:
         return CONTEXTS[service.hook].model_validate(request.context)
     except ValidationError as error:
-        problems = ((f"context.{_path(e['loc'])}", e["msg"]) for e in error.errors())
-        raise invalid_fields(problems) from None
-
-
-def _path(location: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in location)
+        raise validation_failed(error, "context") from None
 
 
 async def answer(
@@ -61,7 +56,7 @@ async def answer(
     if service.hook is Hook.PATIENT_VIEW:
         return CdsResponse(cards=chart_cards(facts, context.patientId))
     drafts = collect([request.context.get("draftOrders")])
-    orders = orders_to_judge(service.hook, facts, record, drafts, request.context)
+    orders = orders_to_judge(facts, record, drafts, context)
     findings = evaluate(facts, orders, ON_ORDER)
     at_signing = service.hook is Hook.ORDER_SIGN
     return CdsResponse(cards=order_cards(findings, facts, context.patientId, at_signing=at_signing))
@@ -74,17 +69,13 @@ def chart_cards(facts: PatientFacts, patient_id: str) -> list[Card]:
 
 
 def orders_to_judge(
-    hook: Hook,
-    facts: PatientFacts,
-    record: ResourceSet,
-    drafts: ResourceSet,
-    context: dict[str, Any],
+    facts: PatientFacts, record: ResourceSet, drafts: ResourceSet, context: PatientContext
 ) -> Orders:
     """order-select judges the selections, with the other drafts beside them; order-sign
     judges every draft. Active orders a draft revises or replaces are not counted twice."""
     draft_meds = medication_facts(drafts.medication_orders, record.medications | drafts.medications)
     splints = tuple(s for s in map(splint_order, drafts.other_orders) if s is not None)
-    selected = set(context.get("selections") or ()) if hook is Hook.ORDER_SELECT else None
+    selected = set(context.selections) if isinstance(context, OrderSelectContext) else None
     judged = _pick(draft_meds, selected)
     others = tuple(m for m in draft_meds if m not in judged)
     replaced = {m.reference for m in draft_meds} | {m.replaces for m in draft_meds if m.replaces}

@@ -12,20 +12,17 @@ from typing import Any
 from cds.api.errors import ServiceError
 from cds.api.models import HookRequest
 
-# Generous for one patient's Conditions and medication orders (a large chart holds a few
-# hundred of each), and a bound on the work one request can ask for.
-MAX_BUNDLE_ENTRIES = 5_000
 
-
-def check_entry_counts(request: HookRequest) -> None:
-    """422 when the prefetch Bundles or draftOrders together hold too many entries."""
+def check_entry_counts(request: HookRequest, most: int) -> None:
+    """422 when the prefetch Bundles or draftOrders together hold more than `most` entries
+    (CDS_MAX_BUNDLE_ENTRIES: generous for one chart, a bound on one request's work)."""
     bundles = [*(request.prefetch or {}).values(), request.context.get("draftOrders")]
     total = sum(_entry_count(value) for value in bundles)
-    if total > MAX_BUNDLE_ENTRIES:
+    if total > most:
         raise ServiceError(
             422,
             "too-costly",
-            f"the request holds {total} Bundle entries; at most {MAX_BUNDLE_ENTRIES} are read",
+            f"the request holds {total} Bundle entries; at most {most} are read",
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 _ID = Field(min_length=1, max_length=256)
 
@@ -61,3 +61,34 @@ class OrderSignContext(PatientContext):
 
 class OrderSelectContext(OrderSignContext):
     selections: list[str] = Field(min_length=1)
+
+    @field_validator("selections")
+    @classmethod
+    def _name_draft_orders(cls, selections: list[str], info: ValidationInfo) -> list[str]:
+        """Each selection as the `Type/id` of the draft it names. EHRs send `Type/id` (as the
+        spec shows) or the bare id; a selection that names no draft is refused, since the
+        order it meant would otherwise go unchecked."""
+        drafts: Bundle | None = info.data.get("draftOrders")
+        if drafts is None:
+            return selections
+        references = [
+            f"{resource['resourceType']}/{resource['id']}"
+            for entry in drafts.entry or ()
+            if isinstance(entry, dict)
+            and isinstance(resource := entry.get("resource"), dict)
+            and isinstance(resource.get("resourceType"), str)
+            and isinstance(resource.get("id"), str)
+        ]
+        named: list[str] = []
+        unmatched: list[str] = []
+        for selection in selections:
+            matching = [r for r in references if selection in (r, r.partition("/")[2])]
+            named.extend(matching)
+            if not matching:
+                unmatched.append(selection)
+        if unmatched:
+            raise ValueError(
+                f"{', '.join(unmatched)} match no draft order in context.draftOrders "
+                "(expected Type/id or the bare id of a draft)"
+            )
+        return list(dict.fromkeys(named))

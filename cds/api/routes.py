@@ -8,7 +8,8 @@ import orjson
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from cds.api.errors import ServiceError, invalid_fields
+from cds.api.dependencies import PatientDataDep, RecorderDep, SettingsDep
+from cds.api.errors import ServiceError, validation_failed
 from cds.api.hooks import answer
 from cds.api.limits import check_entry_counts
 from cds.api.models import HookRequest
@@ -29,15 +30,20 @@ async def discovery() -> JsonResponse:
 
 
 @router.post("/cds-services/{service_id}")
-async def call_service(service_id: str, request: Request) -> JsonResponse:
+async def call_service(
+    service_id: str,
+    request: Request,
+    settings: SettingsDep,
+    patient_data: PatientDataDep,
+    recorder: RecorderDep,
+) -> JsonResponse:
     service = find_service(service_id)
     hook_request = parse_hook_request(await request.body())
-    check_entry_counts(hook_request)
+    check_entry_counts(hook_request, settings.cds_max_bundle_entries)
     hook_instance.set(hook_request.hookInstance)
     with HOOK_LATENCY.labels(service=service.id).time():
-        state = request.app.state
-        response = await answer(service, hook_request, state.fallback, state.resolve)
-    after_hook(request.app, service.id, response.cards)
+        response = await answer(service, hook_request, patient_data.fallback, patient_data.resolve)
+    after_hook(recorder, service.id, response.cards)
     return JsonResponse(response.to_json())
 
 
@@ -62,5 +68,4 @@ def parse_hook_request(body: bytes) -> HookRequest:
     try:
         return HookRequest.model_validate(parse_json_object(body))
     except ValidationError as error:
-        problems = ((".".join(str(p) for p in e["loc"]), e["msg"]) for e in error.errors())
-        raise invalid_fields(problems) from None
+        raise validation_failed(error) from None

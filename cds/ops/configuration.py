@@ -26,10 +26,9 @@ def load_settings() -> Settings:
 
 def check_startup(settings: Settings) -> None:
     """Everything the app checks as it is built (trusted issuers, required authentication)."""
-    try:
-        # Importing the module builds its app from the environment too.
-        from cds.app import create_app
+    from cds.app import create_app
 
+    try:
         create_app(settings)
     except StartupError as error:
         raise ConfigurationError(" ".join(str(error).split())) from None
@@ -41,6 +40,7 @@ _EXPECTED = {
     "int_parsing": "a whole number",
     "bool_parsing": "true or false",
     "literal_error": "one of {expected}",
+    "enum": "one of {expected}",
     "greater_than": "a number above {gt}",
     "greater_than_equal": "a number of at least {ge}",
 }

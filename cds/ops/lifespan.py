@@ -3,45 +3,62 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
 
 from cds.fhir.client import FhirServerFallback
-from cds.settings import Settings
+from cds.fhir.patient_data import PatientDataSource
+from cds.runtime import Runtime
+from cds.settings import PrefetchResolution
 from cds.storage.lifespan import open_storage
 
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
-    # Shared so connections to the EHR are reused across hook calls; redirects are off for
-    # every request it makes (a redirect could lead off an allowed server).
-    async with httpx.AsyncClient(
-        follow_redirects=False, timeout=settings.cds_fhir_timeout_s
-    ) as http:
-        app.state.http = http
-        if settings.fhir_allowlist:
-            fallback = FhirServerFallback.from_settings(http, settings)
-            app.state.fallback = fallback
-            app.state.resolve = fallback.resolve_references
-        try:
-            async with open_storage(app):
-                if getattr(app.state, "tracer_provider", None) is not None:
-                    from cds.ops import tracing
 
-                    tracing.instrument_clients(app)
-                # Everything built at start-up lives as long as the process: keep it out of
-                # the collector's full passes, which otherwise rescan it during hook calls.
-                gc.freeze()
-                yield
-        finally:
-            verifier = getattr(app.state, "verifier", None)
-            if verifier is not None:
-                await verifier.aclose()
-            if getattr(app.state, "tracer_provider", None) is not None:
-                from cds.ops import tracing
+def lifespan(runtime: Runtime, *, freeze_gc: bool = False) -> Lifespan:
+    @asynccontextmanager
+    async def run(app: FastAPI) -> AsyncIterator[None]:
+        settings = runtime.settings
+        # Shared so connections to the EHR are reused across hook calls; redirects are off
+        # for every request it makes (a redirect could lead off an allowed server).
+        async with httpx.AsyncClient(
+            follow_redirects=False, timeout=settings.cds_fhir_timeout_s
+        ) as http:
+            runtime.http = http
+            if settings.cds_prefetch_resolution is PrefetchResolution.FHIR_SERVER:
+                fallback = FhirServerFallback.from_settings(http, settings)
+                runtime.patient_data = PatientDataSource(fallback, fallback.resolve_references)
+            try:
+                async with open_storage(runtime):
+                    _start_tracing(app, runtime)
+                    if freeze_gc:
+                        # Everything built at start-up lives as long as the server process:
+                        # keep it out of the collector's full passes, which otherwise rescan
+                        # it during hook calls. Only for `serve`: tests build many apps.
+                        gc.freeze()
+                    yield
+            finally:
+                runtime.http = None
+                if runtime.verifier is not None:
+                    await runtime.verifier.aclose()
+                _stop_tracing(app)
 
-                tracing.shutdown(app)
+    return run
+
+
+# Tracing is optional: its module (and OpenTelemetry) is imported only when it is on.
+def _start_tracing(app: FastAPI, runtime: Runtime) -> None:
+    if getattr(app.state, "tracer_provider", None) is not None:
+        from cds.ops import tracing
+
+        tracing.instrument_clients(app, runtime)
+
+
+def _stop_tracing(app: FastAPI) -> None:
+    if getattr(app.state, "tracer_provider", None) is not None:
+        from cds.ops import tracing
+
+        tracing.shutdown(app)

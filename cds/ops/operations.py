@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.responses import Response
 
+from cds.api.dependencies import DatabaseDep
 from cds.api.errors import ServiceError
 from cds.api.responses import JsonResponse
-from cds.storage.database import Database, StorageUnavailable
+from cds.storage.database import StorageUnavailable
 
 log = logging.getLogger("cds.ops.operations")
 
@@ -27,8 +28,7 @@ async def healthz() -> JsonResponse:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> JsonResponse:
-    database: Database | None = getattr(request.app.state, "database", None)
+async def readyz(database: DatabaseDep) -> JsonResponse:
     try:
         if database is None:
             raise StorageUnavailable("storage not opened")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from cards.source import OVERRIDE_REASONS, OVERRIDE_SYSTEM
 from cds.storage.database import Database
 from cds.storage.records import OverrideReason
 from cds.storage.schema import current_revision, head_revision
@@ -59,7 +60,11 @@ async def build_report(store: Store) -> list[RuleLine]:
 def _label(reason: OverrideReason | None) -> str:
     if reason is None or reason.code is None:
         return NO_REASON
-    return f"{reason.display} ({reason.code})" if reason.display else reason.code
+    display = reason.display
+    if not display and reason.system == OVERRIDE_SYSTEM:
+        # Clients may send back only the code of a reason we offered; we know its words.
+        display = OVERRIDE_REASONS.get(reason.code)
+    return f"{display} ({reason.code})" if display else reason.code
 
 
 def render_table(lines: list[RuleLine]) -> str:

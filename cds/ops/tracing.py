@@ -26,6 +26,8 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from cds.runtime import Runtime
+
 # Probes and scrapes are not hook calls; tracing them would bury the traces that matter.
 UNTRACED_PATHS = "healthz,readyz,metrics"
 _URL_ATTRIBUTES = ("http.url", "url.full")
@@ -45,17 +47,16 @@ def install(app: FastAPI, provider: TracerProvider) -> None:
     app.state.tracer_provider = provider
 
 
-def instrument_clients(app: FastAPI) -> None:
+def instrument_clients(app: FastAPI, runtime: Runtime) -> None:
     """At start-up, once the outbound HTTP client and the database exist."""
     provider: TracerProvider | None = getattr(app.state, "tracer_provider", None)
     if provider is None:
         return
     HTTPXClientInstrumentor.instrument_client(
-        app.state.http, tracer_provider=provider, request_hook=_drop_query
+        runtime.outbound_http(), tracer_provider=provider, request_hook=_drop_query
     )
-    database = getattr(app.state, "database", None)
-    if database is not None:
-        trace_statements(database.engine.sync_engine, provider.get_tracer(__name__))
+    if runtime.database is not None:
+        trace_statements(runtime.database.engine.sync_engine, provider.get_tracer(__name__))
 
 
 def shutdown(app: FastAPI) -> None:

@@ -28,14 +28,6 @@ def is_allowed(url: str, prefixes: Iterable[str]) -> bool:
     return any(_starts_at_boundary(url, prefix) for prefix in prefixes)
 
 
-def same_origin(url: str, base: str) -> bool:
-    try:
-        first, second = httpx.URL(url), httpx.URL(base)
-    except (httpx.InvalidURL, TypeError):
-        return False
-    return (first.scheme, first.host, first.port) == (second.scheme, second.host, second.port)
-
-
 def _starts_at_boundary(url: str, prefix: str) -> bool:
     # "https://ehr/fhir/" also admits "https://ehr/fhir", the same base written without "/".
     prefix = prefix.rstrip("/")

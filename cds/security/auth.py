@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +32,6 @@ log = logging.getLogger(__name__)
 
 # The spec recommends these two and forbids `none` and HMAC; nothing else is accepted.
 ALGORITHMS = ("ES384", "RS384")
-# A jti must be remembered until its token expires; tokens meant to live longer than this
-# cannot be remembered safely (best practice is under an hour), so they are refused.
-MAX_TOKEN_LIFETIME_S = 24 * 3600
 MAX_TOKEN_BYTES = 16 * 1024
 PROTECTED_PREFIX = "/cds-services/"
 
@@ -64,6 +62,9 @@ class Verifier:
     replay: ReplayStore
     public_base_url: str
     leeway_s: int
+    # A jti must be remembered until its token expires; tokens meant to live longer than
+    # this cannot be remembered safely (best practice is under an hour), so they are refused.
+    max_lifetime_s: int
     fetch_timeout_s: float
     jwks: JwksCache = field(default_factory=JwksCache)
 
@@ -112,7 +113,7 @@ class Verifier:
         jti, exp = claims["jti"], claims["exp"]
         if not isinstance(jti, str) or not 0 < len(jti) <= 256:
             raise AuthFailed("jti is not a short string")
-        if exp > now + MAX_TOKEN_LIFETIME_S:
+        if exp > now + self.max_lifetime_s:
             raise AuthFailed("exp is too far in the future to remember the jti that long")
         ttl = max(int(exp - now) + self.leeway_s, 1)
         replay_key = hashlib.sha256(f"{issuer.iss}\0{jti}".encode()).hexdigest()
@@ -135,19 +136,21 @@ class Verifier:
     async def _key(
         self, issuer: TrustedIssuer, header: dict[str, Any], kid: str, http: httpx.AsyncClient
     ) -> Key:
+        """The issuer's configured keys verify its tokens. A `jku` header is honoured only
+        when it names a URL allowed for this issuer; with a pinned key set it is not even
+        fetched, so an EHR behind a firewall can be trusted by pinning its keys."""
         jku = header.get("jku")
+        if jku is not None and not (isinstance(jku, str) and issuer.allows_jku(jku)):
+            raise AuthFailed("jku is not on the issuer's list")
+        if issuer.jwks is not None:
+            key = by_kid(issuer.jwks, kid)
+            if key is None:
+                raise AuthFailed(f"no key with kid {kid!r} in the issuer's pinned JWK Set")
+            return key
+        url = jku if jku is not None else issuer.jwks_url
+        assert url is not None
         try:
-            if jku is not None:
-                if not isinstance(jku, str) or jku not in issuer.jku:
-                    raise AuthFailed("jku is not on the issuer's list")
-                return await self.jwks.key(http, jku, kid, self.fetch_timeout_s)
-            if issuer.jwks is not None:
-                key = by_kid(issuer.jwks, kid)
-                if key is None:
-                    raise AuthFailed(f"no key with kid {kid!r} in the issuer's JWK Set")
-                return key
-            assert issuer.jwks_url is not None
-            return await self.jwks.key(http, issuer.jwks_url, kid, self.fetch_timeout_s)
+            return await self.jwks.key(http, url, kid, self.fetch_timeout_s)
         except JwksUnavailable as error:
             raise AuthFailed(str(error)) from None
 
@@ -179,9 +182,12 @@ class AuthMiddleware:
     By path, not by route, so endpoints added later are covered without opting in.
     """
 
-    def __init__(self, app: ASGIApp, verifier: Verifier) -> None:
+    def __init__(
+        self, app: ASGIApp, verifier: Verifier, http: Callable[[], httpx.AsyncClient]
+    ) -> None:
         self.app = app
         self.verifier = verifier
+        self.http = http
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not _protected(scope):
@@ -189,8 +195,7 @@ class AuthMiddleware:
             return
         try:
             token = _bearer_token(scope)
-            http: httpx.AsyncClient = scope["app"].state.http
-            identity = await self.verifier.verify(token, scope["path"], http)
+            identity = await self.verifier.verify(token, scope["path"], self.http())
         except AuthFailed as failure:
             log.warning(
                 "client JWT refused: %s (iss=%s jti=%s)",
@@ -211,15 +216,15 @@ class AuthMiddleware:
 
 
 def _protected(scope: Scope) -> bool:
-    return (
-        scope["type"] == "http"
-        and scope["method"] == "POST"
-        and scope["path"].startswith(PROTECTED_PREFIX)
-    )
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return False
+    path: str = scope["path"]
+    return path.startswith(PROTECTED_PREFIX)
 
 
 def _bearer_token(scope: Scope) -> str:
-    for name, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for name, value in headers:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and token.strip():

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
+import httpx
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from cds.api.body_limit import BodyLimitMiddleware
 from cds.security.auth import AuthMiddleware, Verifier
+from cds.security.jwks import JwksCache
 from cds.security.replay import MemoryReplayStore, RedisReplayStore, ReplayStore
 from cds.security.trusted_issuers import StartupError, load_trusted_issuers
 from cds.settings import Settings
@@ -16,14 +19,18 @@ from cds.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def install_security(app: FastAPI, settings: Settings) -> None:
+def install_security(
+    app: FastAPI,
+    settings: Settings,
+    verifier: Verifier | None,
+    http: Callable[[], httpx.AsyncClient],
+) -> None:
     """Add the middleware; the last added runs first, so CORS answers preflights and adds
-    its headers to 401s, and authentication runs before any body is read."""
+    its headers to 401s, and authentication runs before any body is read. `http` gives the
+    client that fetches JWK Sets once the app has started."""
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.cds_max_body_bytes)
-    verifier = build_verifier(settings)
-    app.state.verifier = verifier
     if verifier is not None:
-        app.add_middleware(AuthMiddleware, verifier=verifier)
+        app.add_middleware(AuthMiddleware, verifier=verifier, http=http)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -54,7 +61,11 @@ def build_verifier(settings: Settings) -> Verifier | None:
         replay=replay_store(settings),
         public_base_url=settings.cds_public_base_url,
         leeway_s=settings.cds_jwt_leeway_s,
-        fetch_timeout_s=settings.cds_fhir_timeout_s,
+        max_lifetime_s=settings.cds_jwt_max_lifetime_s,
+        fetch_timeout_s=settings.cds_jwks_timeout_s,
+        jwks=JwksCache(
+            ttl_s=settings.cds_jwks_ttl_s, refetch_floor_s=settings.cds_jwks_refetch_floor_s
+        ),
     )
 
 

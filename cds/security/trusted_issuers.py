@@ -1,8 +1,13 @@
 """The EHRs this service trusts: CDS_TRUSTED_ISSUERS_FILE (digest §7).
 
 {"https://ehr.example.org": {"jwks_url": "https://ehr.example.org/jwks.json",
-                             "jku": ["https://ehr.example.org/jwks.json"]},
- "https://other.example.net": {"jwks": {"keys": [...]}}}
+                             "jku": ["https://ehr.example.org/keys/next.json"]},
+ "https://other.example.net": {"jwks": {"keys": [...]},
+                               "jku": ["https://other.example.net/jwks.json"]}}
+
+`jwks_url` or `jwks` (a pinned set: never fetched) holds the keys that verify the issuer's
+tokens. `jku` lists the other URLs a token's `jku` header may name; a header naming any
+other URL is refused.
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ class TrustedIssuer(BaseModel):
     jwks_url: str | None
     jwks: KeySet | None
     jku: tuple[str, ...]
+
+    def allows_jku(self, url: str) -> bool:
+        """The issuer's own `jwks_url` is always an allowed `jku`; others must be listed."""
+        return url == self.jwks_url or url in self.jku
 
 
 def load_trusted_issuers(path: str | None) -> dict[str, TrustedIssuer]:

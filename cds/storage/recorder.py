@@ -13,8 +13,6 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
-
 from cards.models import Card
 from cds.ops.metrics import CARD_RECORD_FAILURES, CARDS
 from cds.storage.database import StorageUnavailable
@@ -112,11 +110,10 @@ class CardRecorder:
         await asyncio.wait({self._writer}, timeout=limit)
 
 
-def after_hook(app: FastAPI, service_id: str, cards: Sequence[Card]) -> None:
+def after_hook(recorder: CardRecorder | None, service_id: str, cards: Sequence[Card]) -> None:
     """Count the cards and queue their record; the hook answers whatever happens here."""
     for card in cards:
         CARDS.labels(rule=rule_of(card), indicator=card.indicator.value).inc()
     hook_log.info("hook answered", extra={"service": service_id, "cards": len(cards)})
-    recorder: CardRecorder | None = getattr(app.state, "card_recorder", None)
     if recorder is not None:
         recorder.submit(service_id, cards)

@@ -73,6 +73,15 @@ class Store:
                     stored.append(record)
         return stored
 
+    async def services_of(self, card_uuids: Iterable[str]) -> dict[str, str]:
+        """The service that issued each of these cards, for the ones on record."""
+        query = select(emitted_cards.c.card_uuid, emitted_cards.c.service_id).where(
+            emitted_cards.c.card_uuid.in_(set(card_uuids))
+        )
+        async with self.database.begin() as connection:
+            rows = (await connection.execute(query)).all()
+        return {card_uuid: service_id for card_uuid, service_id in rows}
+
     async def feedback_for(self, card_uuid: str) -> list[FeedbackRecord]:
         query = select(feedback).where(feedback.c.card_uuid == card_uuid).order_by(feedback.c.id)
         async with self.database.begin() as connection:
@@ -129,8 +138,9 @@ class Store:
         ]
 
     def _insert_ignoring_repeats(self, table: Table) -> Insert:
-        dialect = sqlite if self.database.dialect == "sqlite" else postgresql
-        return dialect.insert(table).on_conflict_do_nothing()
+        if self.database.dialect == "sqlite":
+            return sqlite.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table).on_conflict_do_nothing()
 
 
 def _reason(system: str | None, code: str | None, display: str | None) -> OverrideReason | None:

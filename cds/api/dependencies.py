@@ -1,0 +1,55 @@
+"""Typed FastAPI dependencies: what an endpoint needs from the running app."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from cds.fhir.patient_data import PatientDataSource
+from cds.runtime import Runtime, runtime_of
+from cds.security.auth import Verifier
+from cds.settings import Settings
+from cds.storage.database import Database
+from cds.storage.recorder import CardRecorder
+from cds.storage.store import Store
+
+
+def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request.app)
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings(runtime: RuntimeDep) -> Settings:
+    return runtime.settings
+
+
+def get_patient_data(runtime: RuntimeDep) -> PatientDataSource:
+    return runtime.patient_data
+
+
+def get_verifier(runtime: RuntimeDep) -> Verifier | None:
+    return runtime.verifier
+
+
+# Storage may be down or not opened: endpoints that need it answer 503 themselves.
+def get_store(runtime: RuntimeDep) -> Store | None:
+    return runtime.store
+
+
+def get_database(runtime: RuntimeDep) -> Database | None:
+    return runtime.database
+
+
+def get_recorder(runtime: RuntimeDep) -> CardRecorder | None:
+    return runtime.recorder
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PatientDataDep = Annotated[PatientDataSource, Depends(get_patient_data)]
+VerifierDep = Annotated[Verifier | None, Depends(get_verifier)]
+StoreDep = Annotated[Store | None, Depends(get_store)]
+DatabaseDep = Annotated[Database | None, Depends(get_database)]
+RecorderDep = Annotated[CardRecorder | None, Depends(get_recorder)]
