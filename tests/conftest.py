@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from cds.settings import Settings, get_settings
 
@@ -39,6 +41,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _default_database_dir = Path(tempfile.mkdtemp(prefix="plp-cds-tests-"))
     os.environ["DATABASE_URL"] = f"sqlite:///{_default_database_dir / 'plp-cds.db'}"
     get_settings.cache_clear()
+    # Hypothesis would keep its examples and caches in ./.hypothesis; the tests keep nothing.
+    set_hypothesis_home_dir(str(_default_database_dir / "hypothesis"))
+    hypothesis.settings.register_profile("hermetic", database=None)
+    hypothesis.settings.load_profile("hermetic")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
