@@ -110,3 +110,14 @@ def test_a_fresh_clone_installs_serves_and_passes_its_tests(tmp_path: Path) -> N
              f"--ignore={THIS_TEST}", cwd=clone, env=env, timeout=600)  # fmt: skip
     summary = out.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "error" not in summary, out
+
+    # The tests wrote nothing into the clone: what is there beyond the repository is the
+    # install's metadata, bytecode, and the database of the service served above.
+    status = sh("git", "status", "--porcelain", "--ignored", "--untracked-files=all", cwd=clone,
+                env=env)  # fmt: skip
+    extra = {line[3:] for line in status.splitlines()}
+    assert {
+        path
+        for path in extra
+        if "__pycache__/" not in path and ".egg-info/" not in path and path != "plp-cds.db"
+    } == set()
