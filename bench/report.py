@@ -134,9 +134,10 @@ def http_section(http: dict[str, Any] | None) -> list[str]:
     if v.get("measured") and v.get("judged") is False:
         lines += [
             "",
-            f"One worker: no verdict. The load client used {v['client_cpu_share_on_bare']:.0%} "
-            "of a CPU against the bare endpoint, so it, not the server, set the pace; "
-            "install wrk or give the client a CPU of its own.",
+            "One worker: no verdict. Against the bare endpoint the server was busy "
+            f"{_share(v['server_busy_share_on_bare'])} of the time and the load client used "
+            f"{_share(v['client_cpu_share_on_bare'])} of a CPU: the client (or a busy machine), "
+            "not the server, set the pace. Use wrk, on a quiet machine.",
         ]
     elif v.get("measured"):
         lines += [
