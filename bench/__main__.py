@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ from bench import fallback, hotspots, http_load, inprocess
 from bench.patients import (
     HOOK_PATHS,
     SIZES,
+    Chart,
     MissingPatients,
     chart,
     hook_request,
@@ -90,6 +94,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     except MissingPatients as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 2
+    with _scratch_database():
+        return _run(args, charts, started)
+
+
+def _run(args: argparse.Namespace, charts: dict[str, Chart], started: float) -> int:
     # Imported only now, so `--help`, a bad flag and missing patients answer at once.
     from cds.app import create_app
 
@@ -175,6 +184,22 @@ def _http(args: argparse.Namespace, patient: Any, app: Any) -> dict[str, Any]:
         tool=args.load_tool,
     )
     return {"runs": [r.to_json() for r in runs], "verdict": http_load.verdict(runs)}
+
+
+@contextmanager
+def _scratch_database() -> Iterator[None]:
+    """The cards the benchmark's calls record go to a database of their own, deleted at the
+    end, never into the service's: DATABASE_URL is what every app and server here reads."""
+    previous = os.environ.get("DATABASE_URL")
+    with tempfile.TemporaryDirectory(prefix="plp-cds-bench-") as scratch:
+        os.environ["DATABASE_URL"] = f"sqlite:///{scratch}/bench.db"
+        try:
+            yield
+        finally:
+            if previous is None:
+                del os.environ["DATABASE_URL"]
+            else:
+                os.environ["DATABASE_URL"] = previous
 
 
 def _guarded(section: Callable[[], dict[str, Any]]) -> dict[str, Any]:
