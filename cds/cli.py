@@ -1,4 +1,8 @@
-"""`plp-cds`: run the service and its operational commands."""
+"""`plp-cds`: run the CDS Hooks service and its operational commands.
+
+Settings come from environment variables (see the README, Settings); a wrong one stops the
+command with one line naming it and the fix.
+"""
 
 from __future__ import annotations
 
@@ -7,79 +11,155 @@ import asyncio
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
-import uvicorn
+from sqlalchemy.engine import make_url
 
-from cds.ops.logging import logging_config
-from cds.ops.report import report
-from cds.settings import get_settings
+from cds.ops.configuration import ConfigurationError, check_startup, load_settings
 from cds.storage.database import Database, StorageUnavailable
+from cds.storage.schema import current_revision, head_revision
+from cds.storage.url import async_url
+
+# The benchmark parses its own options, under this name.
+_BENCH = (
+    "import sys; from bench.__main__ import main; "
+    "sys.exit(main(sys.argv[1:], prog='plp-cds bench'))"
+)
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        sys.exit(_run_bench(argv[1:]))
+    parser, commands = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # A mistyped option is answered with the usage of the command it was given to.
+        commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    try:
+        if args.command == "serve":
+            _serve(args.host, args.port, args.workers)
+        elif args.command == "migrate":
+            print(asyncio.run(_migrate(_database_url(args.database_url))))
+        elif args.command == "report":
+            from cds.ops.report import NothingToReport, report
+
+            try:
+                sys.stdout.write(asyncio.run(report(_database_url(args.database_url))))
+            except NothingToReport as nothing:
+                _fail(args.command, str(nothing))
+    except ConfigurationError as error:
+        _fail(args.command, str(error))
+    except StorageUnavailable as error:
+        _fail(args.command, f"database unavailable: {error}")
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(prog="plp-cds", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the CDS Hooks service")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser(
+        "serve",
+        help="run the CDS Hooks service",
+        description="Run the CDS Hooks service (HTTP; put a TLS-terminating proxy in front).",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; 0.0.0.0 for every interface (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, help="TCP port to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes; more than one needs PostgreSQL and Redis (default: %(default)s)",
+    )
+    commands = {"serve": serve}
     for name, text in (
-        ("migrate", "bring the database schema up to date"),
+        ("migrate", "create the database schema, or bring it to this version's revision"),
         ("report", "print cards shown, accepted and overridden per rule, with override reasons"),
     ):
-        command = commands.add_parser(name, help=text)
-        command.add_argument("--database-url", help="default: the DATABASE_URL setting")
-    commands.add_parser(
-        "bench", help="run the speed benchmark (same as python -m bench)", add_help=False
-    )
-    # The benchmark parses its own options.
-    args, bench_options = parser.parse_known_args(argv)
-    if args.command == "bench":
-        sys.exit(_run_bench(bench_options))
-    if bench_options:
-        parser.error(f"unrecognized arguments: {' '.join(bench_options)}")
-    if args.command == "serve":
-        uvicorn.run(
-            "cds.app:create_served_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_config=logging_config(get_settings().cds_log_level),
-            # On SIGTERM uvicorn stops accepting, lets calls in flight finish, then runs
-            # the lifespan shutdown; this bounds the wait.
-            timeout_graceful_shutdown=20,
+        command = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        command.add_argument(
+            "--database-url",
+            metavar="URL",
+            help="sqlite:///path or postgresql://user:password@host/db "
+            "(default: the DATABASE_URL setting, else sqlite:///./plp-cds.db)",
         )
-    elif args.command in ("migrate", "report"):
-        database_url = args.database_url or get_settings().database_url
-        try:
-            if args.command == "migrate":
-                asyncio.run(_migrate(database_url))
-                print("database schema is up to date")
-            else:
-                sys.stdout.write(asyncio.run(report(database_url)))
-        except StorageUnavailable as error:
-            sys.exit(f"plp-cds {args.command}: database unavailable: {error}")
+        commands[name] = command
+    # Listed for the help text only; its options are the benchmark's own.
+    sub.add_parser("bench", help="run the speed benchmark from a source checkout; see --help")
+    return parser, commands
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from cds.ops.logging import logging_config
+
+    settings = load_settings()
+    check_startup(settings)
+    uvicorn.run(
+        "cds.app:create_served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=logging_config(settings.cds_log_level),
+        # On SIGTERM uvicorn stops accepting, lets calls in flight finish, then runs
+        # the lifespan shutdown; this bounds the wait.
+        timeout_graceful_shutdown=20,
+    )
+
+
+def _database_url(option: str | None) -> str:
+    if option is None:
+        return load_settings().database_url
+    try:
+        async_url(option)
+    except Exception as error:
+        raise ConfigurationError(
+            f"--database-url {option!r} is not usable: {error}; "
+            "use sqlite:///path or postgresql://user:password@host/db"
+        ) from None
+    return option
+
+
+async def _migrate(database_url: str) -> str:
+    database = Database(database_url)
+    where = make_url(database_url).render_as_string(hide_password=True)
+    try:
+        before = await current_revision(database)
+        await database.migrate()
+    finally:
+        await database.dispose()
+    head = head_revision()
+    if before is None:
+        return f"created the schema in {where} (revision {head})"
+    if before == head:
+        return f"{where} is already at revision {head}; nothing to do"
+    return f"upgraded {where} from revision {before} to {head}"
 
 
 def _run_bench(options: list[str]) -> int:
     """The benchmark is a tool of the source checkout, not part of the installed service."""
-    if importlib.util.find_spec("bench") is None:
+    # `python -c` imports from the working directory, as `python -m bench` does.
+    if importlib.util.find_spec("bench") is None and not Path("bench/__main__.py").is_file():
         print(
             "plp-cds bench: the benchmark ships with the source repository; "
             "run it from the repository root (python -m bench)",
             file=sys.stderr,
         )
         return 2
-    return subprocess.call([sys.executable, "-m", "bench", *options])
+    return subprocess.call([sys.executable, "-c", _BENCH, *options])
 
 
-async def _migrate(database_url: str) -> None:
-    database = Database(database_url)
-    try:
-        await database.migrate()
-    finally:
-        await database.dispose()
+def _fail(command: str, message: str) -> None:
+    for line in message.splitlines():
+        print(f"plp-cds {command}: {line}", file=sys.stderr)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

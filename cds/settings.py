@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import ArgumentError
+
+from cds.storage.url import async_url
+
+LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 
 
 class PrefetchResolution(StrEnum):
@@ -73,7 +79,22 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = None
     cds_redis_prefix: str = Field(default="plp-cds:", description="Prefix of every Redis key.")
-    cds_log_level: str = "INFO"
+    cds_log_level: LogLevel = "INFO"
+
+    @field_validator("cds_log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        # Refused here, at start-up, rather than when the first card is recorded.
+        try:
+            async_url(value)
+        except ArgumentError:
+            raise ValueError("DATABASE_URL is not a URL such as sqlite:///./plp-cds.db") from None
+        return value
 
     @property
     def fhir_allowlist(self) -> tuple[str, ...]:

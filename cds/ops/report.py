@@ -4,11 +4,16 @@ accepted and overridden, and the reasons given for overriding them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from cards.source import OVERRIDE_REASONS, OVERRIDE_SYSTEM
 from cds.storage.database import Database
 from cds.storage.records import OverrideReason
+from cds.storage.schema import current_revision, head_revision
 from cds.storage.store import Store
+from cds.storage.url import async_url, is_memory_sqlite, is_sqlite
 
 NO_REASON = "(no reason given)"
 
@@ -79,9 +84,32 @@ def render_table(lines: list[RuleLine]) -> str:
     return "\n".join(out) + "\n"
 
 
+class NothingToReport(Exception):
+    """The database holds no records of this service to report on."""
+
+
 async def report(database_url: str) -> str:
-    database = Database(database_url)
+    """The report, read without changing anything: no file created, no migration run."""
+    url = async_url(database_url)
+    where = make_url(database_url).render_as_string(hide_password=True)
+    if is_sqlite(url) and not is_memory_sqlite(url) and not Path(str(url.database)).is_file():
+        raise NothingToReport(
+            f"no database file at {url.database}: the service has recorded nothing there "
+            "(check DATABASE_URL or --database-url)"
+        )
+    database = Database(database_url, read_only=True)
     try:
+        revision = await current_revision(database)
+        if revision is None:
+            raise NothingToReport(
+                f"{where} holds no tables of this service: it has never run against it "
+                "(check DATABASE_URL or --database-url)"
+            )
+        if revision != head_revision():
+            raise NothingToReport(
+                f"{where} is at schema revision {revision}, this version reads "
+                f"{head_revision()}: run plp-cds migrate first"
+            )
         return render_table(await build_report(Store(database)))
     finally:
         await database.dispose()

@@ -62,7 +62,13 @@ def load_trusted_issuers(path: str | None) -> dict[str, TrustedIssuer]:
     try:
         parsed = _IssuersFile.model_validate_json(raw).root
     except ValidationError as error:
-        raise StartupError(f"CDS_TRUSTED_ISSUERS_FILE {path} is not valid: {error}") from None
+        # One line for the operator: where in the file, and what is wrong there.
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "top level"
+        raise StartupError(
+            f"CDS_TRUSTED_ISSUERS_FILE {path} is not valid ({where}: {problem['msg']}); "
+            "fix the file (format: README, Registering an EHR)"
+        ) from None
     return {iss: _issuer(path, iss, entry) for iss, entry in parsed.items()}
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -36,8 +36,10 @@ class StorageUnavailable(Exception):
 class Database:
     """One engine per process, migrated once before first use."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, read_only: bool = False) -> None:
         url = async_url(database_url)
+        if read_only:
+            url = _read_only(url)
         options: dict[str, Any] = {"pool_pre_ping": True}
         if is_memory_sqlite(url):
             # Every new connection to :memory: is a new, empty database; share one.
@@ -47,8 +49,11 @@ class Database:
         else:
             options["connect_args"] = {"timeout": CONNECT_TIMEOUT_S}
             options["pool_timeout"] = CONNECT_TIMEOUT_S
+        if read_only and not is_sqlite(url):
+            options["connect_args"]["server_settings"] = {"default_transaction_read_only": "on"}
         self.engine: AsyncEngine = create_async_engine(url, **options)
-        self._migrated = False
+        # A read-only connection (the report's) never migrates: it reads what is there.
+        self._migrated = read_only
         self._migrating = asyncio.Lock()
 
     @property
@@ -66,7 +71,7 @@ class Database:
                 async with self.engine.begin() as connection:
                     await connection.run_sync(_upgrade)
             except (SQLAlchemyError, OSError, TimeoutError) as error:
-                raise StorageUnavailable(f"migration failed: {_describe(error)}") from error
+                raise StorageUnavailable(f"migration failed: {describe_error(error)}") from error
             self._migrated = True
 
     @asynccontextmanager
@@ -77,7 +82,7 @@ class Database:
             async with self.engine.begin() as connection:
                 yield connection
         except (SQLAlchemyError, OSError, TimeoutError) as error:
-            raise StorageUnavailable(_describe(error)) from error
+            raise StorageUnavailable(describe_error(error)) from error
 
     async def ping(self) -> None:
         async with self.begin() as connection:
@@ -85,6 +90,13 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _read_only(url: URL) -> URL:
+    """SQLite opened so that it refuses writes and never creates a missing file."""
+    if not is_sqlite(url) or is_memory_sqlite(url):
+        return url
+    return url.set(database=f"file:{url.database}").update_query_dict({"mode": "ro", "uri": "true"})
 
 
 def _upgrade(connection: Connection) -> None:
@@ -98,7 +110,7 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-def _describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
     # The driver's message can quote SQL parameters; the class name and first line suffice.
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {first_line[:200]}"

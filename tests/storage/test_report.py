@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 
 from cds.app import create_app
 from cds.cli import main
 from cds.settings import Settings
+from cds.storage.database import Database
 from tests.feedback_requests import (
     accepted,
     drain_card_records,
@@ -50,17 +56,60 @@ def test_the_report_counts_cards_outcomes_and_reasons_per_rule(
     assert len(lines) == 7
 
 
-def test_migrate_then_report_on_an_empty_database(
+def test_migrate_says_what_it_did_and_report_reads_an_empty_database(
     database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    shown = make_url(database_url).render_as_string(hide_password=True)
+    main(["migrate", "--database-url", database_url])
     main(["migrate", "--database-url", database_url])
     main(["report", "--database-url", database_url])
     assert capsys.readouterr().out.splitlines() == [
-        "database schema is up to date",
+        f"created the schema in {shown} (revision 0001)",
+        f"{shown} is already at revision 0001; nothing to do",
         "No cards or feedback recorded yet.",
     ]
 
 
-def test_report_on_an_unreachable_database_exits_with_a_message() -> None:
-    with pytest.raises(SystemExit, match="database unavailable"):
+def test_report_on_a_database_without_the_schema_changes_nothing(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if database_url.startswith("sqlite"):
+        # An existing, empty SQLite file (a missing one is the next test).
+        Path(make_url(database_url).database or "").touch()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "--database-url", database_url])
+    assert exit_info.value.code == 1
+    assert "holds no tables of this service" in capsys.readouterr().err
+    assert asyncio.run(tables(database_url)) == set()
+
+
+def test_report_creates_no_sqlite_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "nowhere.db"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "--database-url", f"sqlite:///{path}"])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == (
+        f"plp-cds report: no database file at {path}: the service has recorded nothing there "
+        "(check DATABASE_URL or --database-url)\n"
+    )
+    assert not path.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_on_an_unreachable_database_exits_with_a_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
         main(["report", "--database-url", "postgresql://postgres@127.0.0.1:9/test"])
+    assert exit_info.value.code == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("plp-cds report: database unavailable: ")
+
+
+async def tables(database_url: str) -> set[str]:
+    database = Database(database_url)
+    try:
+        async with database.engine.connect() as connection:
+            return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await database.dispose()
