@@ -5,7 +5,6 @@ with a fixed latency, and the question whether the two call-backs run in paralle
 from __future__ import annotations
 
 import asyncio
-import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from bench.patients import HOOK_PATHS, Chart, hook_request, searchset
 from bench.servers import uvicorn_server
 from bench.stats import median, percentile
 
-ALLOWLIST_ENV = "CDS_FHIR_ALLOWLIST"
 # Two call-backs one after the other cannot take less than two latencies: a total under that,
 # with both requests seen in flight at once at the stub, means they overlapped.
 SEQUENTIAL_FLOOR = 2.0
@@ -81,21 +79,24 @@ def run(chart: Chart, latency_ms: float, iterations: int) -> FallbackResult:
             return asyncio.run(_measure(chart, stub.base, latency_ms, iterations))
 
 
-def _service_app(allowlist: str) -> Any:
-    """The app with the stub allowed, by setting and by environment: whichever it reads."""
+def _service_app(allowlist: str, database_dir: str) -> Any:
+    """The app with the stub allowed; its settings are given, the environment is untouched."""
     from cds.app import create_app
-    from cds.settings import Settings, get_settings
+    from cds.settings import PrefetchResolution, Settings
 
-    os.environ[ALLOWLIST_ENV] = allowlist
-    get_settings.cache_clear()
-    return create_app(Settings(cds_fhir_allowlist=allowlist))
+    return create_app(
+        Settings(
+            cds_fhir_allowlist=allowlist,
+            cds_prefetch_resolution=PrefetchResolution.FHIR_SERVER,
+            database_url=f"sqlite:///{database_dir}/bench.db",
+        )
+    )
 
 
 async def _measure(chart: Chart, stub: str, latency_ms: float, iterations: int) -> FallbackResult:
     fhir_server = f"{stub}/fhir"
-    previous = os.environ.get(ALLOWLIST_ENV)
-    try:
-        app = _service_app(fhir_server)
+    with tempfile.TemporaryDirectory(prefix="bench-db-") as database_dir:
+        app = _service_app(fhir_server, database_dir)
         request = hook_request(
             chart, "patient-view", prefetch_keys=("patient",), fhir_server=fhir_server
         )
@@ -114,11 +115,6 @@ async def _measure(chart: Chart, stub: str, latency_ms: float, iterations: int) 
                 await post(app, path, body, lifespan.state)
                 samples.append((time.perf_counter_ns() - start) / 1e6)
             stats = (await client.get(f"{stub}/_stats")).json()
-    finally:
-        if previous is None:
-            os.environ.pop(ALLOWLIST_ENV, None)
-        else:
-            os.environ[ALLOWLIST_ENV] = previous
     requests = stats["requests"]
     return FallbackResult(
         outcome="measured",

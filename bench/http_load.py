@@ -204,7 +204,8 @@ def compare(
         response_path = Path(tmp) / "response.json"
         response_path.write_bytes(response)
         targets = {
-            "service": ("cds.app:app", {}),
+            # As `plp-cds serve` runs it (start-up objects frozen out of the collector).
+            "service": ("cds.app:create_served_app", {}),
             "bare": ("bench.bare:app", {RESPONSE_ENV: str(response_path)}),
             "bare+json": (
                 "bench.bare:app",
@@ -213,7 +214,8 @@ def compare(
         }
         for count in workers:
             for name, (app, env) in targets.items():
-                with uvicorn_server(app, workers=count, env=env) as server:
+                factory = name == "service"
+                with uvicorn_server(app, workers=count, factory=factory, env=env) as server:
                     url = server.base + path
                     check = httpx.post(url, content=body, timeout=30.0)
                     if check.status_code != 200:

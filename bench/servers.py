@@ -54,6 +54,7 @@ def uvicorn_server(
     target: str,
     *,
     workers: int = 1,
+    factory: bool = False,
     env: dict[str, str] | None = None,
     ready_path: str = "/",
     startup_timeout_s: float = 30.0,
@@ -62,6 +63,8 @@ def uvicorn_server(
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", target, "--host", LOOPBACK, "--port", str(port)]
     command += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    if factory:
+        command.append("--factory")
     # The repo root first on the path: an installed copy of the package elsewhere must not
     # be the one measured.
     child_env = os.environ | (env or {})

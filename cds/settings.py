@@ -29,7 +29,9 @@ class PrefetchResolution(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", frozen=True
+    )
 
     cds_public_base_url: str = Field(
         default="http://127.0.0.1:8000",

@@ -29,10 +29,9 @@ _default_database_dir: Path | None = None
 def pytest_configure(config: pytest.Config) -> None:
     """Before any test module is imported: settings come from the tests, not the developer.
 
-    An app built without explicit settings, and every `Settings()` a test builds, reads the
-    environment; with the developer's DATABASE_URL they would write into the service's own
-    database. Every setting is removed, and the default database is a file in a temporary
-    directory that is deleted at the end.
+    A test that builds `Settings()` reads the environment; with the developer's DATABASE_URL
+    it would write into the service's own database. Every setting is removed, and the
+    default database is a file in a temporary directory that is deleted at the end.
     """
     global _default_database_dir
     for name in list(os.environ):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -167,9 +166,7 @@ async def test_body_limit_answers_for_an_app_without_error_handlers() -> None:
     ],
 )
 def test_unparseable_bodies_are_400(client: TestClient, raw: bytes) -> None:
-    started = time.monotonic()
     assert_outcome(client.post(HOOK, content=raw), 400)
-    assert time.monotonic() - started < 2
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx
+import respx
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from cds.app import create_app
+from cds.fhir.transport import Failure
+from cds.ops.metrics import FHIR_OUTCOMES
+from cds.settings import Settings
+from tests.conftest import load_example
 from tests.feedback_requests import PATIENT_VIEW, overridden, send_feedback, show_cards
+
+FHIR = "https://fhir.example.org/r4"
 
 
 def samples(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -33,5 +44,30 @@ def test_metrics_count_hooks_cards_and_feedback(client: TestClient) -> None:
     rule = cards[0]["source"]["topic"]["code"]
     assert grew("cds_cards_total", rule=rule, indicator=cards[0]["indicator"]) == 1
     assert grew("cds_feedback_total", outcome="overridden") == 1
-    assert ("cds_fhir_fallback_calls_total", frozenset({("outcome", "ok")})) in after
-    assert ("cds_card_record_failures_total", frozenset()) in after
+
+
+def test_metrics_count_calls_to_the_fhir_server(tmp_path: Path) -> None:
+    settings = Settings(cds_fhir_allowlist=FHIR, database_url=f"sqlite:///{tmp_path / 'db'}")
+    request = load_example("patient-view.json")
+    conditions = request["prefetch"].pop("conditions")
+    request["fhirServer"] = FHIR
+    request["fhirAuthorization"] = {"access_token": "t", "token_type": "Bearer"}
+    with TestClient(create_app(settings)) as client, respx.mock() as ehr:
+        ehr.get(f"{FHIR}/Condition").mock(
+            side_effect=[httpx.Response(404), httpx.Response(200, json=conditions)]
+        )
+        before = samples(client)
+        assert client.post(f"/cds-services/{PATIENT_VIEW}", json=request).status_code == 412
+        assert client.post(f"/cds-services/{PATIENT_VIEW}", json=request).status_code == 200
+        after = samples(client)
+
+    def grew(outcome: str) -> float:
+        key = ("cds_fhir_fallback_calls_total", frozenset({("outcome", outcome)}))
+        return after[key] - before.get(key, 0.0)
+
+    assert (grew("ok"), grew("http_error")) == (1, 1)
+
+
+def test_every_kind_of_fetch_failure_has_a_series_from_the_start() -> None:
+    # Dashboards see each outcome's series at zero before its first event.
+    assert {kind.metric for kind in Failure} | {"ok"} == set(FHIR_OUTCOMES)

@@ -53,9 +53,9 @@ async def answer(
     facts = patient_facts(record)
     if not facts.in_scope:
         return CdsResponse(cards=[])
-    if service.hook is Hook.PATIENT_VIEW:
+    if not isinstance(context, OrderSignContext):
         return CdsResponse(cards=chart_cards(facts, context.patientId))
-    drafts = collect([request.context.get("draftOrders")])
+    drafts = collect([context.draftOrders.as_json()])
     orders = orders_to_judge(facts, record, drafts, context)
     findings = evaluate(facts, orders, ON_ORDER)
     at_signing = service.hook is Hook.ORDER_SIGN

@@ -54,6 +54,10 @@ class Bundle(BaseModel):
             raise ValueError("draftOrders must be a FHIR Bundle")
         return value
 
+    def as_json(self) -> dict[str, Any]:
+        """The entries as FHIR JSON, for `fhir_mappings`, which reads FHIR and not models."""
+        return {"resourceType": "Bundle", "entry": self.entry or []}
+
 
 class OrderSignContext(PatientContext):
     draftOrders: Bundle
