@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from facts.classes import TherapyClass
+from facts.medications import MedicationFact
 from fhir_mappings.facts import patient_facts
-from fhir_mappings.medications import MedicationFact, medication_fact
+from fhir_mappings.medications import medication_fact
 from fhir_mappings.resources import collect
-from fhir_mappings.terminology import CLINICAL_DRUGS, TherapyClass
+from fhir_mappings.terminology import CLINICAL_DRUGS
 from tests.conftest import TESTDATA
 from tests.fhir import ATC, RXNORM, bundle, med
 
