@@ -11,7 +11,7 @@ from facts.dose import DailyDose, UnknownDose
 # Statuses and intents per GUIDELINE §3 ("tried" and "current").
 TRIED_STATUSES = frozenset({"active", "on-hold", "completed", "stopped"})
 CURRENT_STATUSES = frozenset({"active", "on-hold"})
-NOT_AN_ORDER_INTENTS = frozenset({"proposal", "option"})
+NOT_AN_ORDER_INTENTS = frozenset({"plan", "proposal", "option"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,10 @@ class MedicationFact:
     replaces: str | None = None
     # Secondary or tertiary amine, for the TCAs (GUIDELINE §2 prefers secondary amines).
     amines: frozenset[Amine] = frozenset()
+    # A product used for opioid agonist treatment of opioid use disorder (GUIDELINE §2):
+    # buprenorphine sublingual/buccal-with-naloxone/extended-release injection, or methadone.
+    # Whether it *is* agonist treatment depends on the patient's diagnosis: the guideline decides.
+    agonist_treatment_product: bool = False
 
     @property
     def counts_as_order(self) -> bool:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from facts.allergies import AllergyFact
 from facts.classes import ConditionClass
 from facts.conditions import ConditionFact
 from facts.medications import MedicationFact
+from facts.observations import PainScore
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +17,11 @@ class PatientFacts:
     heart: tuple[ConditionFact, ...]
     risk_factors: tuple[ConditionFact, ...]
     medications: tuple[MedicationFact, ...]
+    opioid_use_disorder: tuple[ConditionFact, ...] = ()
+    allergies: tuple[AllergyFact, ...] = ()
+    # Most recent first. None when the scores could not be obtained at all (no prefetch, no
+    # server): the card then says they were not available, not that none exist.
+    pain_scores: tuple[PainScore, ...] | None = None
 
     @property
     def in_scope(self) -> bool:

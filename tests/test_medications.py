@@ -180,7 +180,10 @@ def test_combination_opioid_product_is_an_opioid() -> None:
         ("active", "order", True, True),
         ("on-hold", "order", True, True),
         ("completed", "order", True, False),
-        ("stopped", "plan", True, False),
+        ("stopped", "order", True, False),
+        # GUIDELINE v2 §3: a plan is not a trial.
+        ("stopped", "plan", False, False),
+        ("active", "plan", False, False),
         ("cancelled", "order", False, False),
         ("entered-in-error", "order", False, False),
         ("draft", "order", False, False),
