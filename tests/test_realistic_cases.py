@@ -1994,9 +1994,14 @@ def test_the_new_keys_are_optional_without_a_fhir_server(client: TestClient) -> 
     ladder_card(call(client, body))
 
 
-def test_discovery_advertises_allergies_and_pain_scores(client: TestClient) -> None:
-    for service in client.get("/cds-services").json()["services"]:
-        prefetch = service["prefetch"]
+def test_discovery_advertises_allergies_everywhere_and_pain_scores_on_patient_view(
+    client: TestClient,
+) -> None:
+    services = {s["hook"]: s["prefetch"] for s in client.get("/cds-services").json()["services"]}
+    for prefetch in services.values():
+        # Every hook can offer an alternative drug, which must not be one the patient is
+        # allergic to (§3).
         assert prefetch["allergies"].startswith("AllergyIntolerance?patient={{context.patientId}}")
-        assert prefetch["painScores"].startswith("Observation?patient={{context.patientId}}")
-        assert "72514-3" in prefetch["painScores"]
+    pain = services["patient-view"]["painScores"]
+    assert pain.startswith("Observation?patient={{context.patientId}}")
+    assert "72514-3" in pain

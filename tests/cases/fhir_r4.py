@@ -519,7 +519,8 @@ def hook_request(
         }
     }
     for key, value in values.items():
-        if key in omit:
+        # Pain scores are asked for on patient-view only: the order checks do not read them.
+        if key in omit or (key == "painScores" and hook != "patient-view"):
             continue
         prefetch[key] = value if isinstance(value, dict) else searchset(value, query=QUERIES[key])
     context: Resource = {"userId": "Practitioner/prac-7", "patientId": PATIENT_ID}
