@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(feedback.router)
     app.include_router(operations.router)
     _add_error_handlers(app)
-    install_security(app, settings, runtime.verifier, runtime.outbound_http)
+    install_security(app, settings, runtime.verifier, runtime.jwks_client)
     if settings.cds_otel_enabled:
         _enable_tracing(app)
     return app

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 # The spec recommends these two and forbids `none` and HMAC; nothing else is accepted.
 ALGORITHMS = ("ES384", "RS384")
 MAX_TOKEN_BYTES = 16 * 1024
+# Key ids are short names; a long one is not a key id, and would only fill the log.
+MAX_KID_CHARS = 256
+# RFC 6750 b64token: what a bearer token is made of. Anything else is refused before parsing.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 PROTECTED_PREFIX = "/cds-services/"
 
 
@@ -82,11 +87,13 @@ class Verifier:
     ) -> ClientIdentity:
         alg, kid = header.get("alg"), header.get("kid")
         if alg not in ALGORITHMS:
-            raise AuthFailed(f"alg {alg!r} is not one of {', '.join(ALGORITHMS)}")
+            raise AuthFailed(f"alg {_loggable(alg)} is not one of {', '.join(ALGORITHMS)}")
         if not isinstance(kid, str) or not kid:
             raise AuthFailed("no kid in the header")
+        if len(kid) > MAX_KID_CHARS:
+            raise AuthFailed(f"kid is longer than {MAX_KID_CHARS} characters")
         if "typ" in header and str(header["typ"]).upper() != "JWT":
-            raise AuthFailed(f"typ {header['typ']!r} is not JWT")
+            raise AuthFailed(f"typ {_loggable(header['typ'])} is not JWT")
         issuer = self.issuers.get(iss) if isinstance(iss, str) else None
         if issuer is None:
             raise AuthFailed("iss is not a trusted issuer")
@@ -145,7 +152,7 @@ class Verifier:
         if issuer.jwks is not None:
             key = by_kid(issuer.jwks, kid)
             if key is None:
-                raise AuthFailed(f"no key with kid {kid!r} in the issuer's pinned JWK Set")
+                raise AuthFailed(f"no key with kid {_loggable(kid)} in the issuer's pinned JWK Set")
             return key
         url = jku if jku is not None else issuer.jwks_url
         assert url is not None
@@ -160,8 +167,10 @@ class Verifier:
 
 def _unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims before verification: only to choose the issuer and the key."""
+    if len(token) > MAX_TOKEN_BYTES or not _B64TOKEN.fullmatch(token):
+        raise AuthFailed("not a bearer token (RFC 6750 characters only)")
     parts = token.split(".")
-    if len(token) > MAX_TOKEN_BYTES or len(parts) != 3:
+    if len(parts) != 3:
         raise AuthFailed("not a JWS compact serialization")
     try:
         header, claims = (orjson.loads(_b64url(part)) for part in parts[:2])

@@ -64,7 +64,9 @@ def build_verifier(settings: Settings) -> Verifier | None:
         max_lifetime_s=settings.cds_jwt_max_lifetime_s,
         fetch_timeout_s=settings.cds_jwks_timeout_s,
         jwks=JwksCache(
-            ttl_s=settings.cds_jwks_ttl_s, refetch_floor_s=settings.cds_jwks_refetch_floor_s
+            ttl_s=settings.cds_jwks_ttl_s,
+            refetch_floor_s=settings.cds_jwks_refetch_floor_s,
+            failure_backoff_s=settings.cds_jwks_failure_backoff_s,
         ),
     )
 
