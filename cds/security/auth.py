@@ -10,7 +10,6 @@ import base64
 import binascii
 import hashlib
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cds.api.errors import operation_outcome
 from cds.api.responses import JsonResponse
+from cds.security.bearer import is_bearer_token
 from cds.security.jwks import JwksCache, JwksUnavailable, by_kid
 from cds.security.replay import ReplayStore
 from cds.security.trusted_issuers import TrustedIssuer
@@ -36,8 +36,6 @@ ALGORITHMS = ("ES384", "RS384")
 MAX_TOKEN_BYTES = 16 * 1024
 # Key ids are short names; a long one is not a key id, and would only fill the log.
 MAX_KID_CHARS = 256
-# RFC 6750 b64token: what a bearer token is made of. Anything else is refused before parsing.
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 PROTECTED_PREFIX = "/cds-services/"
 
 
@@ -167,7 +165,7 @@ class Verifier:
 
 def _unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims before verification: only to choose the issuer and the key."""
-    if len(token) > MAX_TOKEN_BYTES or not _B64TOKEN.fullmatch(token):
+    if len(token) > MAX_TOKEN_BYTES or not is_bearer_token(token):
         raise AuthFailed("not a bearer token (RFC 6750 characters only)")
     parts = token.split(".")
     if len(parts) != 3:
