@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
 from cds.api import feedback
 from cds.api.errors import ServiceError, operation_outcome, validation_failed
@@ -84,6 +86,13 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def validation_error(_: Request, error: RequestValidationError) -> JsonResponse:
         failure = validation_failed(list(error.errors()))
         return JsonResponse(failure.body(), status_code=failure.status)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(_: Request, error: ClientDisconnect) -> Response:
+        # Routine (a closed tab, a timeout, the server's read deadline), and a client can
+        # cause it at will: one short line, not an error with a traceback per connection.
+        log.info("client disconnected before its request was read")
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, error: Exception) -> JsonResponse:
