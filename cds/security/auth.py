@@ -20,6 +20,7 @@ import orjson
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import Key
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cds.api.errors import operation_outcome
@@ -249,3 +250,10 @@ async def _unauthorized(scope: Scope, receive: Receive, send: Send) -> None:
     body = operation_outcome([("login", "authentication failed", ())])
     response = JsonResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
     await response(scope, receive, send)
+
+
+def caller_issuer(request: Request) -> str | None:
+    """The verified `iss` of the client that made `request`; None when the service runs
+    without authentication."""
+    identity = getattr(request.state, "cds_client", None)
+    return identity.iss if isinstance(identity, ClientIdentity) else None
