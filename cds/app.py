@@ -74,7 +74,7 @@ def _enable_tracing(app: FastAPI) -> None:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, error: ServiceError) -> JsonResponse:
-        return JsonResponse(error.body(), status_code=error.status)
+        return JsonResponse(error.body(), status_code=error.status, headers=error.headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JsonResponse:
