@@ -79,7 +79,9 @@ def orders_to_judge(
     splints = tuple(s for s in map(splint_order, drafts.other_orders) if s is not None)
     selected = set(context.selections) if isinstance(context, OrderSelectContext) else None
     judged = _pick(draft_meds, selected)
-    others = tuple(m for m in draft_meds if m not in judged)
+    # By identity: `m not in judged` compares every pair, quadratic in the drafts.
+    judged_ids = {id(m) for m in judged}
+    others = tuple(m for m in draft_meds if id(m) not in judged_ids)
     replaced = {m.reference for m in draft_meds} | {m.replaces for m in draft_meds if m.replaces}
     active = tuple(m for m in facts.medications if m.current and m.reference not in replaced)
     return Orders(judged=judged, alongside=others + active, splints=_pick(splints, selected))
