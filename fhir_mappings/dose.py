@@ -113,12 +113,12 @@ def daily_dose(dosage: Any, strength_mg: float | None) -> DailyDose | UnknownDos
     lines = list(objs(dosage))
     if not lines:
         return UnknownDose("no dosage instructions")
+    if len(lines) == 1:
+        return line_dose(lines[0], strength_mg)
     by_sequence: dict[int | None, list[_Line]] = {}
     for number_, line in enumerate(lines, start=1):
         per_line = line_dose(line, strength_mg)
         if isinstance(per_line, UnknownDose):
-            if len(lines) == 1:
-                return per_line
             return UnknownDose(f"dosage line {number_} of {len(lines)}: {per_line.reason}")
         sequence = line.get("sequence")
         key = sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None

@@ -147,26 +147,27 @@ class FhirServerFallback:
             if entry["resource"].get("resourceType") == "Medication":
                 record.add(entry["resource"], entry.get("fullUrl"))
 
-    def _session(self, request: HookRequest, missing: Mapping[str, Unsatisfied]) -> _Session:
-        needed = f"Required prefetch data is missing or incomplete: {describe(missing)}."
+    def unusable(self, request: HookRequest) -> str | None:
         server = request.fhirServer
         if not server:
-            raise DataUnavailable(f"{needed} The request names no fhirServer.", missing)
+            return "The request names no fhirServer."
         if not is_allowed(server, self.allowlist):
-            raise DataUnavailable(
-                f"{needed} The FHIR server {server} is not on this service's allowlist; "
-                "it was not contacted.",
-                missing,
+            return (
+                f"The FHIR server {server} is not on this service's allowlist; "
+                "it was not contacted."
             )
         if request.fhirAuthorization is None:
-            raise DataUnavailable(
-                f"{needed} The request has no fhirAuthorization access token for the FHIR server.",
-                missing,
-            )
+            return "The request has no fhirAuthorization access token for the FHIR server."
+        return None
+
+    def _session(self, request: HookRequest, missing: Mapping[str, Unsatisfied]) -> _Session:
+        why = self.unusable(request)
+        server, authorization = request.fhirServer, request.fhirAuthorization
+        if why is not None or not server or authorization is None:
+            needed = f"Required prefetch data is missing or incomplete: {describe(missing)}."
+            raise DataUnavailable(f"{needed} {why}", missing)
         deadline = asyncio.get_running_loop().time() + self.timeout_s
-        return _Session(
-            self, server.rstrip("/"), request.fhirAuthorization.access_token, deadline, request
-        )
+        return _Session(self, server.rstrip("/"), authorization.access_token, deadline, request)
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from cds.api.errors import DataUnavailable
@@ -43,8 +43,18 @@ class Unsatisfied:
         return "not sent, or sent as an OperationOutcome"
 
 
-# Fetches the given prefetch keys from the EHR's FHIR server.
-Fallback = Callable[[HookRequest, Mapping[str, Unsatisfied]], Awaitable[dict[str, Any]]]
+class Fallback(Protocol):
+    """Fetches prefetch keys from the EHR's FHIR server."""
+
+    def unusable(self, request: HookRequest) -> str | None:
+        """Why no FHIR server can be asked for `request`'s data, or None when one can:
+        optional keys are then given up at once, without starting a fetch."""
+
+    async def __call__(
+        self, request: HookRequest, missing: Mapping[str, Unsatisfied]
+    ) -> dict[str, Any]:
+        """The values of the `missing` keys; `DataUnavailable` when they cannot be had."""
+
 
 # Adds to the record the Medications its orders reference but the data does not hold.
 Resolver = Callable[[HookRequest, ResourceSet], Awaitable[None]]
@@ -68,13 +78,14 @@ def unsatisfied(request: HookRequest, keys: Sequence[PrefetchKey]) -> dict[str, 
     for key in sorted(keys, key=lambda k: k.name):
         if key.need is Need.NOT_FETCHED:
             continue
-        query = render_query(key.template, request.context)
         value = given.get(key.name)
         if key.name not in given or is_operation_outcome(value):
+            query = render_query(key.template, request.context)
             missing[key.name] = Unsatisfied(query, newest=key.newest)
         elif isinstance(value, dict) and is_partial(value):
             if key.newest is not None and matches(value) >= key.newest:
                 continue  # the newest ones are all on the page sent
+            query = render_query(key.template, request.context)
             missing[key.name] = Unsatisfied(query, first_page=value, newest=key.newest)
     return missing
 
@@ -114,7 +125,11 @@ async def gather(
         values.pop(key, None)
     need = {key.name: key.need for key in keys}
     required = {k: u for k, u in missing.items() if need[k] is Need.REQUIRED}
+    optional = {k: u for k, u in missing.items() if k not in required}
     unavailable: dict[str, str] = {}
+    if optional and (why := fallback.unusable(request)) is not None:
+        unavailable = dict.fromkeys(optional, why)
+        optional = {}
 
     async def fetch_required() -> None:
         values.update(await fallback(request, required))
@@ -126,7 +141,7 @@ async def gather(
             unavailable[key] = error.message
 
     fetches = [fetch_required()] if required else []
-    fetches.extend(fetch_optional(k, u) for k, u in missing.items() if k not in required)
+    fetches.extend(fetch_optional(k, u) for k, u in optional.items())
     if len(fetches) == 1:
         await fetches[0]
     else:
@@ -138,7 +153,7 @@ async def gather(
                     group.create_task(fetch)
         except* DataUnavailable as failed:
             raise failed.exceptions[0] from None
-    if unavailable:
+    if unavailable and log.isEnabledFor(logging.INFO):
         log.info(
             "optional data not available: %s",
             "; ".join(f"{key}: {why}" for key, why in unavailable.items()),
@@ -146,13 +161,23 @@ async def gather(
     return PatientData(values, unavailable)
 
 
-async def prefetch_only(request: HookRequest, missing: Mapping[str, Unsatisfied]) -> dict[str, Any]:
+class PrefetchOnly:
     """The fallback when no FHIR server may be called: say which data is missing."""
-    raise DataUnavailable(
-        "Required prefetch data is missing or incomplete, and this service is configured "
-        f"for prefetch only (CDS_PREFETCH_RESOLUTION=none): {describe(missing)}",
-        missing,
-    )
+
+    def unusable(self, request: HookRequest) -> str | None:
+        return "this service is configured for prefetch only (CDS_PREFETCH_RESOLUTION=none)"
+
+    async def __call__(
+        self, request: HookRequest, missing: Mapping[str, Unsatisfied]
+    ) -> dict[str, Any]:
+        raise DataUnavailable(
+            "Required prefetch data is missing or incomplete, and this service is configured "
+            f"for prefetch only (CDS_PREFETCH_RESOLUTION=none): {describe(missing)}",
+            missing,
+        )
+
+
+prefetch_only = PrefetchOnly()
 
 
 async def no_resolution(request: HookRequest, record: ResourceSet) -> None:
