@@ -19,6 +19,7 @@ from facts.patient import PatientFacts
 from fhir_mappings.facts import medication_facts, patient_facts
 from fhir_mappings.orders import splint_order
 from fhir_mappings.resources import ResourceSet, collect
+from fhir_mappings.terminology import Terminology
 from guideline.ladder import assess
 from guideline.precautions import ON_CHART_OPEN, ON_ORDER, Orders, evaluate
 
@@ -46,19 +47,23 @@ def parse_context(service: Service, request: HookRequest) -> PatientContext:
 
 
 async def answer(
-    service: Service, request: HookRequest, fallback: Fallback, resolve: Resolver
+    service: Service,
+    request: HookRequest,
+    fallback: Fallback,
+    resolve: Resolver,
+    terminology: Terminology | None = None,
 ) -> CdsResponse:
     context = parse_context(service, request)
     values = await gather(request, fallback)
     record = collect(values.values())
     await resolve(request, record)
-    facts = patient_facts(record)
+    facts = patient_facts(record, terminology)
     if not facts.in_scope:
         return CdsResponse(cards=[])
     if not isinstance(context, OrderSignContext):
         return CdsResponse(cards=chart_cards(facts, context.patientId))
     drafts = collect([context.draftOrders.as_json()])
-    orders = orders_to_judge(facts, record, drafts, context)
+    orders = orders_to_judge(facts, record, drafts, context, terminology)
     findings = evaluate(facts, orders, ON_ORDER)
     at_signing = service.hook is Hook.ORDER_SIGN
     return CdsResponse(cards=order_cards(findings, facts, context.patientId, at_signing=at_signing))
@@ -71,12 +76,20 @@ def chart_cards(facts: PatientFacts, patient_id: str) -> list[Card]:
 
 
 def orders_to_judge(
-    facts: PatientFacts, record: ResourceSet, drafts: ResourceSet, context: PatientContext
+    facts: PatientFacts,
+    record: ResourceSet,
+    drafts: ResourceSet,
+    context: PatientContext,
+    terminology: Terminology | None = None,
 ) -> Orders:
     """order-select judges the selections, with the other drafts beside them; order-sign
     judges every draft. Active orders a draft revises or replaces are not counted twice."""
-    draft_meds = medication_facts(drafts.medication_orders, record.medications | drafts.medications)
-    splints = tuple(s for s in map(splint_order, drafts.other_orders) if s is not None)
+    draft_meds = medication_facts(
+        drafts.medication_orders, record.medications | drafts.medications, terminology
+    )
+    splints = tuple(
+        s for s in (splint_order(o, terminology) for o in drafts.other_orders) if s is not None
+    )
     selected = set(context.selections) if isinstance(context, OrderSelectContext) else None
     judged = _pick(draft_meds, selected)
     others = tuple(m for m in draft_meds if m not in judged)
