@@ -24,6 +24,7 @@ from typing import TypeVar
 from facts.classes import Amine, ConditionClass, TherapyClass
 from fhir_mappings.code_tables import (
     ATC,
+    FAMILY_MARK,
     ICD10,
     ICD10CM,
     ICD_SYSTEMS,
@@ -31,6 +32,7 @@ from fhir_mappings.code_tables import (
     SNOMED,
     CodeTable,
     build_code_table,
+    normalise,
     parse_system,
 )
 from fhir_mappings.tables import (
@@ -173,30 +175,46 @@ CLINICAL_DRUG_COLUMNS = ("rxcui", "display", "form", "strengths", "source", "ver
 @lru_cache(maxsize=1)
 def builtin() -> Terminology:
     """The service's own tables, read once per process."""
-    return load_terminology(None)
+    return _build(())
 
 
 def load_terminology(site_file: str | Path | None) -> Terminology:
-    """The built-in tables, plus a site's rows when `site_file` is given."""
+    """The built-in tables, plus a site's rows when `site_file` is given.
+
+    A site row may add a code or a synonym, never change what a built-in row says: a code
+    the built-in tables already recognise (by itself or through its family) is refused as a
+    duplicate or a contradiction, naming the built-in row.
+    """
+    if site_file is None:
+        return builtin()
+    base = builtin()
+    site = _site_rows(Path(site_file))
+    terminology = _build(site, str(site_file))
+    _only_new_codes(site, base)
+    return terminology
+
+
+def _build(site_rows: Iterable[Row], site_label: str | None = None) -> Terminology:
     ingredients = _ingredients(_builtin_rows(INGREDIENT_FILE, INGREDIENT_COLUMNS))
     drugs = _clinical_drugs(_builtin_rows(CLINICAL_DRUG_FILE, CLINICAL_DRUG_COLUMNS), ingredients)
     by_table: dict[str, list[Row]] = {
         table: list(_builtin_rows(name, CODE_COLUMNS)) for table, name in CODE_FILES.items()
     }
-    names = [f"{_builtin_label(n)}" for n in (INGREDIENT_FILE, CLINICAL_DRUG_FILE)]
+    names = [_builtin_label(n) for n in (INGREDIENT_FILE, CLINICAL_DRUG_FILE)]
     names += [_builtin_label(n) for n in CODE_FILES.values()]
-    if site_file is not None:
-        for row in _site_rows(Path(site_file)):
-            by_table[row["table"]].append(row)
-        names.append(str(site_file))
+    for row in site_rows:
+        by_table[row["table"]].append(row)
+    if site_label is not None:
+        names.append(site_label)
     vocabulary = _Vocabulary(ingredients)
     condition_rows = [_parse(row, vocabulary.conditions) for row in by_table["conditions"]]
     drug_rows = [_parse(row, vocabulary.medications) for row in by_table["medications"]]
     order_rows = [_parse(row, vocabulary.orders) for row in by_table["orders"]]
     language_rows = [_parse(row, vocabulary.language) for row in by_table["language"]]
-    if any(system != TEXT_SYSTEM for _, system, _ in language_rows):
-        bad = next(row for row, system, _ in language_rows if system != TEXT_SYSTEM)
-        raise bad.where.error("the language table holds text patterns only (system `text`)")
+    for rows in (order_rows, language_rows):
+        for row, system, _ in rows:
+            if system != TEXT_SYSTEM:
+                raise row.where.error("this table holds text patterns only (system `text`)")
     negation = _negation(language_rows)
     drug_code_rows = [r for r in drug_rows if r[1] != TEXT_SYSTEM]
     drug_rules = _text_rules(drug_rows)
@@ -212,6 +230,32 @@ def load_terminology(site_file: str | Path | None) -> Terminology:
         order_text=TextMatcher(_text_rules(order_rows), negation),
         files=tuple(names),
     )
+
+
+def _only_new_codes(site_rows: Iterable[Row], base: Terminology) -> None:
+    tables = {"conditions": base.condition_codes, "medications": base.drug_codes}
+    for row in site_rows:
+        table = tables.get(row["table"])
+        system = row["system"]
+        if table is None or system == TEXT_SYSTEM:
+            continue
+        code = row["code"].removesuffix(FAMILY_MARK).strip()
+        concepts = frozenset(t.strip() for t in row["concept"].split("+"))
+        known = [entry for entry in [table.lookup(system, code)] if entry is not None]
+        if row["code"].endswith(FAMILY_MARK):
+            stem = normalise(system, code)
+            known += [
+                entry
+                for entry_system, entry in table.entries()
+                if entry_system == system and normalise(system, entry.code).startswith(stem)
+            ]
+        for entry in known:
+            kind = "duplicates" if entry.concepts == concepts else "contradicts"
+            raise row.where.error(
+                f"{system} {row['code']} {kind} {entry.where}, which says "
+                f"{'+'.join(sorted(entry.concepts))}; a site file adds codes, it does not "
+                "redefine them"
+            )
 
 
 def __getattr__(name: str) -> Mapping[str, ClinicalDrug]:
@@ -395,8 +439,8 @@ def _no_clinical_drug_clash(
     for row, system, _ in rows:
         if system == RXNORM and row["code"] in drugs:
             raise row.where.error(
-                f"RxNorm {row['code']} is also a clinical drug in "
-                f"{_builtin_label(CLINICAL_DRUG_FILE)} (contradictory rows)"
+                f"RxNorm {row['code']} is already a clinical drug of "
+                f"{_builtin_label(CLINICAL_DRUG_FILE)}; a code is defined once"
             )
 
 

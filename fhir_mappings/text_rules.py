@@ -36,6 +36,7 @@ _AFTER_FILLER = r"[\s:\-–—]*(?:(?:was|is|were|are|has\s+been|have\s+been|bee
 
 def compile_pattern(pattern: str, where: Where) -> re.Pattern[str]:
     try:
+        re.compile(pattern)  # errors are reported at positions of the pattern as written
         compiled = re.compile(f"{_BEFORE}(?:{pattern}){_AFTER}", re.IGNORECASE)
     except re.error as error:
         raise where.error(
