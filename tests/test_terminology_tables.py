@@ -25,22 +25,22 @@ from fhir_mappings.medications import identify, medication_fact
 from fhir_mappings.resources import collect
 from fhir_mappings.tables import TerminologyError
 from fhir_mappings.terminology import builtin, load_terminology
+from tests.conftest import ROOT
 from tests.fhir import ICD10CM, bundle, condition, dosage, hook_request, med, plp
 
 HEADER = "table,concept,system,code,display,source,verified,note\n"
 FORMULARY = "http://hospital.example.org/fhir/formulary"
 PROBLEM_LIST = "http://hospital.example.org/fhir/problem-list"
 
-# The README's example site file: a local formulary code for nortriptyline and a local
-# problem-list term for heart failure (by code and by text).
-README_SITE = HEADER + (
-    f"medications,nortriptyline,{FORMULARY},NTP25,Nortriptyline 25 mg capsule,"
-    "St Example formulary 2026,yes,\n"
-    f"conditions,heart-failure,{PROBLEM_LIST},PL-0042,Pump failure,"
-    "St Example problem list,yes,\n"
-    'conditions,heart-failure,text,"pump\\s+failure",pump failure,St Example problem list,'
-    "partial,our clinicians' shorthand on the problem list\n"
-)
+
+def readme_site_file() -> str:
+    """The example site file of the README (Local codes and synonyms), as a reader copies it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Local codes and synonyms\n") :]
+    return section[section.index("```csv\n") + len("```csv\n") : section.index("```\n\n```sh")]
+
+
+README_SITE = readme_site_file()
 
 
 def site_file(tmp_path: Path, text: str) -> Path:
