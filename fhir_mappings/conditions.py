@@ -28,7 +28,7 @@ from fhir_mappings.json_access import (
     text,
 )
 from fhir_mappings.terminology import REMISSION, Terminology, builtin
-from fhir_mappings.when import fhir_date, lies_ahead
+from fhir_mappings.when import earliest_date, lies_ahead
 
 LIVE_CLINICAL_STATUSES = frozenset({"active", "recurrence", "relapse"})
 REMISSION_STATUS = "remission"
@@ -107,9 +107,9 @@ def condition_fact(
         ended=ended,
         # A status that says resolved or inactive is not outweighed by a code saying remission.
         remission=clinical == REMISSION_STATUS or (recognised.remission and live_status),
-        onset=fhir_date(condition.get("onsetDateTime"))
-        or fhir_date(obj(condition.get("onsetPeriod")).get("start")),
-        recorded=fhir_date(condition.get("recordedDate")),
+        onset=earliest_date(condition.get("onsetDateTime"))
+        or earliest_date(obj(condition.get("onsetPeriod")).get("start")),
+        recorded=earliest_date(condition.get("recordedDate")),
     )
 
 

@@ -19,6 +19,7 @@ from fhir_mappings.conditions import (
 )
 from fhir_mappings.json_access import JsonObject
 from fhir_mappings.medications import medication_fact
+from fhir_mappings.observations import pain_scores
 from fhir_mappings.resources import ResourceSet
 from fhir_mappings.terminology import Terminology, builtin
 
@@ -30,9 +31,14 @@ def patient_facts(
     resources: ResourceSet,
     terminology: Terminology | None = None,
     today: date | None = None,
+    *,
+    pain_scores_obtained: bool = True,
+    allergies_obtained: bool = True,
 ) -> PatientFacts:
-    """The facts of one chart; `terminology` defaults to the built-in tables, `today` to the
-    date today (a Condition whose abatement lies after it has not ended)."""
+    """The facts of one chart. `terminology` defaults to the built-in tables and `today` to
+    the date today (a Condition whose abatement lies after it has not ended). The caller
+    says whether the optional data was had at all: scores that could not be obtained are
+    None, not an empty record."""
     terminology = terminology or builtin()
     today = today or date.today()
     conditions = [
@@ -54,6 +60,8 @@ def patient_facts(
         ),
         opioid_use_disorder=tuple(c for c in conditions if is_opioid_use_disorder(c)),
         allergies=tuple(allergies),
+        pain_scores=pain_scores(resources.observations) if pain_scores_obtained else None,
+        allergies_available=allergies_obtained,
     )
 
 

@@ -20,7 +20,7 @@ import orjson
 
 from facts.classes import TherapyClass
 from facts.dose import DailyDose, UnknownDose
-from facts.medications import CURRENT_STATUSES, Interval, MedicationFact
+from facts.medications import Interval, MedicationFact
 from fhir_mappings.code_tables import RXNORM, normalise
 from fhir_mappings.dose import daily_dose
 from fhir_mappings.json_access import (
@@ -34,6 +34,7 @@ from fhir_mappings.json_access import (
     reference_of,
     text,
 )
+from fhir_mappings.periods import order_period
 from fhir_mappings.terminology import (
     CLASS_PREFIX,
     OAT_PRODUCT,
@@ -48,7 +49,6 @@ from fhir_mappings.terminology import (
     Terminology,
     builtin,
 )
-from fhir_mappings.when import fhir_date
 
 _STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|mcg|µg|ug|g)\b")
 # "5/325 mg": a combination product's strengths, which one is the opioid's is not said.
@@ -376,22 +376,4 @@ def _dose(order: JsonObject, identity: Identity, strength: float | None) -> Dail
 
 
 def _in_use(order: JsonObject, status: str) -> Interval | None:
-    start = fhir_date(order.get("authoredOn")) or fhir_date(
-        obj(order.get("effectivePeriod")).get("start")
-    )
-    start = start or fhir_date(order.get("effectiveDateTime"))
-    ends = [fhir_date(obj(obj(order.get("dispenseRequest")).get("validityPeriod")).get("end"))]
-    ends.append(fhir_date(obj(order.get("effectivePeriod")).get("end")))
-    for dosage in objs(order.get("dosageInstruction", order.get("dosage"))):
-        ends.append(
-            fhir_date(
-                obj(obj(obj(dosage.get("timing")).get("repeat")).get("boundsPeriod")).get("end")
-            )
-        )
-    if status in CURRENT_STATUSES:
-        return Interval(start, None)
-    known_ends = [e for e in ends if e is not None]
-    end = max(known_ends) if known_ends else start
-    if start is None and end is None:
-        return None
-    return Interval(start, end)
+    return order_period(order, status)

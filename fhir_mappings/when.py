@@ -1,4 +1,5 @@
-"""FHIR dates and dateTimes as calendar dates."""
+"""FHIR dates and dateTimes as calendar dates, partial dates included (an abatement may be
+recorded as just a year)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import date
 from typing import Any
 
 
-def fhir_date(value: Any) -> date | None:
+def earliest_date(value: Any) -> date | None:
     """The date of a FHIR date or dateTime; a partial date ("2024", "2024-05") is its
     first day. Anything else is None."""
     if not isinstance(value, str):
@@ -27,5 +28,5 @@ def fhir_date(value: Any) -> date | None:
 def lies_ahead(value: Any, today: date) -> bool:
     """Whether a FHIR date lies after today. A value that is not a date does not: a
     partial date counts from its first day, so "this year" is not in the future."""
-    when = fhir_date(value)
+    when = earliest_date(value)
     return when is not None and when > today

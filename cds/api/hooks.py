@@ -11,7 +11,7 @@ from cards.orders import order_cards
 from cards.patient_view import patient_view_cards
 from cds.api.errors import ServiceError, validation_failed
 from cds.api.models import HookRequest, OrderSelectContext, OrderSignContext, PatientContext
-from cds.api.services import Hook, Service
+from cds.api.services import ALLERGIES, PAIN_SCORES, Hook, Service
 from cds.fhir.patient_data import Fallback, Resolver, gather
 from facts.medications import MedicationFact
 from facts.orders import SplintOrder
@@ -54,10 +54,7 @@ async def answer(
     terminology: Terminology | None = None,
 ) -> CdsResponse:
     context = parse_context(service, request)
-    values = await gather(request, fallback)
-    record = collect(values.values())
-    await resolve(request, record)
-    facts = patient_facts(record, terminology)
+    record, facts = await read_patient(service, request, fallback, resolve, terminology)
     if not facts.in_scope:
         return CdsResponse(cards=[])
     if not isinstance(context, OrderSignContext):
@@ -67,6 +64,27 @@ async def answer(
     findings = evaluate(facts, orders, ON_ORDER)
     at_signing = service.hook is Hook.ORDER_SIGN
     return CdsResponse(cards=order_cards(findings, facts, context.patientId, at_signing=at_signing))
+
+
+async def read_patient(
+    service: Service,
+    request: HookRequest,
+    fallback: Fallback,
+    resolve: Resolver,
+    terminology: Terminology | None = None,
+) -> tuple[ResourceSet, PatientFacts]:
+    """The patient's resources and facts: prefetch, else the FHIR server (`fallback`).
+    Optional data that could not be had is said to be unavailable in the facts."""
+    data = await gather(request, service.prefetch, fallback)
+    record = collect(data.values.values())
+    await resolve(request, record)
+    facts = patient_facts(
+        record,
+        terminology,
+        pain_scores_obtained=data.obtained(PAIN_SCORES.name),
+        allergies_obtained=data.obtained(ALLERGIES.name),
+    )
+    return record, facts
 
 
 def chart_cards(facts: PatientFacts, patient_id: str) -> list[Card]:
