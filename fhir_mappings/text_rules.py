@@ -11,12 +11,14 @@ concepts it names. Reading a text:
   out", "family history of" …) comes before it in the same clause, or one ("ruled out",
   "excluded", "negative") follows it directly; clauses end at . ; , ! ? a line break and
   "but"/"however"/"although"/"except";
-- an exclusion rule (concept `not:X`) found anywhere in the text drops X.
+- an exclusion rule (concept `not:X`) drops X found in its clause ("phantom limb pain: no pain
+  since March" is not phantom limb pain; "phantom limb pain; stump without pain" is).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -104,14 +106,15 @@ class TextMatcher:
         if not text.strip():
             return frozenset()
         matches: list[tuple[int, int, TextRule]] = []
-        excluded: set[str] = set()
+        # Per clause, the concepts an exclusion in it drops.
+        excluded: dict[int, set[str]] = {}
+        breaks = [brk.end() for brk in _CLAUSE_BREAK.finditer(text)]
         for rule in self.rules:
             dropped = rule.excluded
             for match in rule.pattern.finditer(text):
                 if dropped:
-                    excluded |= dropped
-                    break
-                if match.end() > match.start():
+                    excluded.setdefault(bisect_right(breaks, match.start()), set()).update(dropped)
+                elif match.end() > match.start():
                     matches.append((match.start(), match.end(), rule))
         found: set[str] = set()
         for start, end, rule in matches:
@@ -119,8 +122,8 @@ class TextMatcher:
                 s <= start and end <= e and (e - s) > (end - start) for s, e, _ in matches
             ) or self.negation.negates(text, start, end):
                 continue
-            found |= rule.concepts
-        return frozenset(found - excluded)
+            found |= rule.concepts - excluded.get(bisect_right(breaks, start), set())
+        return frozenset(found)
 
     def extended(self, rules: Iterable[TextRule]) -> TextMatcher:
         return TextMatcher((*self.rules, *rules), self.negation)

@@ -49,6 +49,8 @@ CONDITION_WORDS = [
     ("PLP following L BKA", {C.PHANTOM_LIMB_PAIN}),
     ("R transfemoral amputation with PLP", {C.PHANTOM_LIMB_PAIN}),
     ("Phantom limb syndrome without pain", {C.PHANTOM_LIMB_WITHOUT_PAIN}),
+    # "without pain" says so only of its own clause
+    ("Phantom limb pain; residual limb without pain", {C.PHANTOM_LIMB_PAIN}),
     # the cardiac findings of §4
     ("Congestive heart failure (HFrEF, EF 30%)", {C.HEART_FAILURE}),
     ("CHF", {C.HEART_FAILURE}),
@@ -638,6 +640,8 @@ def service(words: str, site: str | None = None, **extra: Any) -> dict[str, Any]
         (service("Below-knee cast, residual limb"), SplintSite.RESIDUAL_LIMB),
         (service("Resting splint for the transtibial amputation"), SplintSite.RESIDUAL_LIMB),
         (service("Immobilisation"), SplintSite.NOT_STATED),
+        # a shrinker is not a splint, but the immobiliser in the next clause is
+        (service("Stump shrinker; knee immobiliser"), SplintSite.RESIDUAL_LIMB),
         (service("Wrist splint", "Left wrist"), SplintSite.ELSEWHERE),
         (
             {
