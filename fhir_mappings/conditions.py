@@ -133,17 +133,6 @@ def has_ended(condition: JsonObject, today: date) -> bool:
     return False
 
 
-def is_live(condition: JsonObject, today: date | None = None) -> bool:
-    """GUIDELINE §1: active, recurrence or relapse (or no status); not refuted or in error;
-    no abatement in the past."""
-    clinical = status_code(condition.get("clinicalStatus"))
-    return (
-        (clinical is None or clinical in LIVE_CLINICAL_STATUSES)
-        and not is_discounted(condition)
-        and not has_ended(condition, today or date.today())
-    )
-
-
 def is_discounted(condition: JsonObject) -> bool:
     return status_code(condition.get("verificationStatus")) in DISCOUNTED_VERIFICATION
 

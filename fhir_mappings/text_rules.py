@@ -124,6 +124,3 @@ class TextMatcher:
                 continue
             found |= rule.concepts - excluded.get(bisect_right(breaks, start), set())
         return frozenset(found)
-
-    def extended(self, rules: Iterable[TextRule]) -> TextMatcher:
-        return TextMatcher((*self.rules, *rules), self.negation)
