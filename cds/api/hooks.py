@@ -19,6 +19,7 @@ from facts.patient import PatientFacts
 from fhir_mappings.facts import medication_facts, patient_facts
 from fhir_mappings.orders import splint_order
 from fhir_mappings.resources import ResourceSet, collect
+from fhir_mappings.terminology import Terminology
 from guideline.ladder import assess
 from guideline.precautions import ON_CHART_OPEN, ON_ORDER, Orders, evaluate
 
@@ -46,23 +47,31 @@ def parse_context(service: Service, request: HookRequest) -> PatientContext:
 
 
 async def answer(
-    service: Service, request: HookRequest, fallback: Fallback, resolve: Resolver
+    service: Service,
+    request: HookRequest,
+    fallback: Fallback,
+    resolve: Resolver,
+    terminology: Terminology | None = None,
 ) -> CdsResponse:
     context = parse_context(service, request)
-    record, facts = await read_patient(service, request, fallback, resolve)
+    record, facts = await read_patient(service, request, fallback, resolve, terminology)
     if not facts.in_scope:
         return CdsResponse(cards=[])
     if not isinstance(context, OrderSignContext):
         return CdsResponse(cards=chart_cards(facts, context.patientId))
     drafts = collect([context.draftOrders.as_json()])
-    orders = orders_to_judge(facts, record, drafts, context)
+    orders = orders_to_judge(facts, record, drafts, context, terminology)
     findings = evaluate(facts, orders, ON_ORDER)
     at_signing = service.hook is Hook.ORDER_SIGN
     return CdsResponse(cards=order_cards(findings, facts, context.patientId, at_signing=at_signing))
 
 
 async def read_patient(
-    service: Service, request: HookRequest, fallback: Fallback, resolve: Resolver
+    service: Service,
+    request: HookRequest,
+    fallback: Fallback,
+    resolve: Resolver,
+    terminology: Terminology | None = None,
 ) -> tuple[ResourceSet, PatientFacts]:
     """The patient's resources and facts: prefetch, else the FHIR server (`fallback`).
     Optional data that could not be had is said to be unavailable in the facts."""
@@ -71,6 +80,7 @@ async def read_patient(
     await resolve(request, record)
     facts = patient_facts(
         record,
+        terminology,
         pain_scores_obtained=data.obtained(PAIN_SCORES.name),
         allergies_obtained=data.obtained(ALLERGIES.name),
     )
@@ -84,12 +94,20 @@ def chart_cards(facts: PatientFacts, patient_id: str) -> list[Card]:
 
 
 def orders_to_judge(
-    facts: PatientFacts, record: ResourceSet, drafts: ResourceSet, context: PatientContext
+    facts: PatientFacts,
+    record: ResourceSet,
+    drafts: ResourceSet,
+    context: PatientContext,
+    terminology: Terminology | None = None,
 ) -> Orders:
     """order-select judges the selections, with the other drafts beside them; order-sign
     judges every draft. Active orders a draft revises or replaces are not counted twice."""
-    draft_meds = medication_facts(drafts.medication_orders, record.medications | drafts.medications)
-    splints = tuple(s for s in map(splint_order, drafts.other_orders) if s is not None)
+    draft_meds = medication_facts(
+        drafts.medication_orders, record.medications | drafts.medications, terminology
+    )
+    splints = tuple(
+        s for s in (splint_order(o, terminology) for o in drafts.other_orders) if s is not None
+    )
     selected = set(context.selections) if isinstance(context, OrderSelectContext) else None
     judged = _pick(draft_meds, selected)
     # By identity: `m not in judged` compares every pair, quadratic in the drafts.

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from cds.api.dependencies import PatientDataDep, RecorderDep, SettingsDep
+from cds.api.dependencies import PatientDataDep, RecorderDep, SettingsDep, TerminologyDep
 from cds.api.errors import ServiceError, validation_failed
 from cds.api.hooks import answer
 from cds.api.limits import check_entry_counts
@@ -37,13 +37,16 @@ async def call_service(
     settings: SettingsDep,
     patient_data: PatientDataDep,
     recorder: RecorderDep,
+    terminology: TerminologyDep,
 ) -> JsonResponse:
     service = find_service(service_id)
     hook_request = parse_hook_request(await request.body())
     check_entry_counts(hook_request, settings.cds_max_bundle_entries)
     hook_instance.set(hook_request.hookInstance)
     with HOOK_LATENCY.labels(service=service.id).time():
-        response = await answer(service, hook_request, patient_data.fallback, patient_data.resolve)
+        response = await answer(
+            service, hook_request, patient_data.fallback, patient_data.resolve, terminology
+        )
     after_hook(recorder, service.id, response.cards, issuer=caller_issuer(request))
     return JsonResponse(response.to_json())
 
