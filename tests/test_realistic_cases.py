@@ -316,6 +316,18 @@ IN_SCOPE = [
     pytest.param(
         condition("c", G54_6, category="encounter-diagnosis"), id="G54.6-encounter-diagnosis"
     ),
+    pytest.param(
+        condition("c", text="Phantom limb pain and residual limb pain, L BKA"),
+        id="text-phantom-and-stump-pain-together",
+    ),
+    pytest.param(condition("c", text="Phantom pain, right AKA"), id="text-phantom-pain"),
+    pytest.param(
+        condition(
+            "c", sct("711058008", "Phantom pain following amputation of upper limb (disorder)")
+        ),
+        id="snomed-711058008-after-upper-limb-amputation",
+    ),
+    pytest.param(condition("c", G54_6, verification="unconfirmed"), id="G54.6-unconfirmed"),
 ]
 
 
@@ -646,6 +658,52 @@ HEART_FINDINGS = [
     pytest.param(
         condition("heart", text="s/p CABG x3 (2019)"), WARNING, id="warning-text-s/p-CABG"
     ),
+    # Problem-list shorthand clinicians type every day.
+    pytest.param(condition("heart", text="LBBB"), CRITICAL, id="critical-text-LBBB"),
+    pytest.param(
+        condition("heart", text="Complete heart block, s/p pacemaker"),
+        CRITICAL,
+        id="critical-text-complete-heart-block",
+    ),
+    pytest.param(
+        condition("heart", text="QT prolongation"), CRITICAL, id="critical-text-QT-prolongation"
+    ),
+    pytest.param(
+        condition("heart", text="Afib with RVR"), WARNING, id="warning-text-Afib-with-RVR"
+    ),
+    pytest.param(
+        condition("heart", text="CAD s/p PCI with DES to LAD"),
+        WARNING,
+        id="warning-text-CAD-s/p-PCI",
+    ),
+    pytest.param(condition("heart", text="HFpEF"), WARNING, id="warning-text-HFpEF"),
+    pytest.param(
+        condition("heart", text="History of myocardial infarction (2015)"),
+        WARNING,
+        id="warning-text-history-of-MI-is-not-a-negation",
+    ),
+    pytest.param(condition("heart", text="Hx of CHF"), WARNING, id="warning-text-Hx-of-CHF"),
+    pytest.param(condition("heart", text="WPW syndrome"), WARNING, id="warning-text-WPW"),
+    pytest.param(
+        condition(
+            "heart",
+            icd("I50.9", "Heart failure, unspecified"),
+            clinical=None,
+            verification=None,
+            category="encounter-diagnosis",
+        ),
+        WARNING,
+        id="warning-I50.9-no-statuses-encounter-diagnosis",
+    ),
+    pytest.param(
+        condition(
+            "heart",
+            imo("1547623", "Chronic systolic CHF"),
+            icd("I50.22", "Chronic systolic (congestive) heart failure"),
+        ),
+        WARNING,
+        id="warning-I50.22-after-a-local-code",
+    ),
 ]
 
 
@@ -736,6 +794,25 @@ TCA_AS_SENT = [
         (medication("med1", text="Norpramin 25 mg tablet", form="Tablet"),),
         id="contained-medication-text-Norpramin",
     ),
+    pytest.param(
+        drug(text="perphenazine-amitriptyline 4-25 mg tablet"),
+        (),
+        id="text-perphenazine-amitriptyline",
+    ),
+    pytest.param(
+        drug(text="chlordiazepoxide-amitriptyline 12.5-5 mg tablet"),
+        (),
+        id="text-chlordiazepoxide-amitriptyline",
+    ),
+    pytest.param(drug(text="trimipramine 25 mg capsule"), (), id="text-trimipramine"),
+    pytest.param(drug(text="protriptyline 10 mg tablet"), (), id="text-protriptyline"),
+    pytest.param(drug(text="Amitriptyline 25mg tab"), (), id="text-no-space-before-mg"),
+    pytest.param(drug(text="NORTRIPTYLINE HCL 25 MG CAPSULE"), (), id="text-all-capitals"),
+    pytest.param(
+        drug(rxnorm("99999999", "Pamelor 25 MG Oral Capsule")),
+        (),
+        id="rxnorm-code-unknown-to-the-tables-brand-display",
+    ),
 ]
 
 
@@ -784,6 +861,17 @@ def test_topical_amitriptyline_compound_is_not_a_systemic_tca(client: TestClient
     )
     cards = sign(client, [compound], conditions=[HEART_FAILURE])
     assert not naming(alerts(cards), "MedicationRequest/cmp"), describe(cards)
+
+
+def test_tca_selected_among_drafts_at_order_select(client: TestClient) -> None:
+    drafts = [
+        draft("gab", GABAPENTIN_300, dosage=[THREE_TIMES_DAILY]),
+        draft("tca", drug(text="Pamelor 10 mg capsule"), dosage=[AT_BEDTIME]),
+    ]
+    afib = condition("heart", text="Atrial fibrillation")
+    cards = select(client, drafts, "MedicationRequest/tca", conditions=[afib])
+    about = alert_about(cards, "Condition/heart", "MedicationRequest/tca")
+    assert most_severe(about) == WARNING, describe(cards)
 
 
 class TestHeartOnPatientView:
@@ -903,8 +991,9 @@ DOSE_CASES = [
     pytest.param(
         NORTRIPTYLINE_25,
         [
+            # The same sequence number: FHIR's way of saying the lines run together.
             sig("25 mg every morning", dose=(25, "mg"), frequency=1, sequence=1),
-            sig("75 mg at bedtime", dose=(75, "mg"), frequency=1, sequence=2),
+            sig("75 mg at bedtime", dose=(75, "mg"), frequency=1, sequence=1),
         ],
         100,
         id="two-concurrent-lines-summed",
@@ -936,6 +1025,58 @@ DOSE_CASES = [
         100,
         id="taper-100-then-50-not-summed",
     ),
+    pytest.param(
+        NORTRIPTYLINE_50,
+        [sig("Take 1 capsule every 8 hours", dose=(1, "{capsule}"), timing_code="Q8H")],
+        150,
+        id="timing-code-Q8H",
+    ),
+    pytest.param(
+        NORTRIPTYLINE_50,
+        [
+            sig(
+                "Take 1 capsule every 12 hours",
+                dose=(1, "{capsule}"),
+                frequency=1,
+                period=12,
+                period_unit="h",
+            )
+        ],
+        100,
+        id="every-12-hours-by-period",
+    ),
+    pytest.param(
+        NORTRIPTYLINE_25,
+        [
+            sig(
+                "1 capsule daily as needed, at most 6 capsules a day",
+                dose=(1, "{capsule}"),
+                frequency=1,
+                as_needed=True,
+                max_per_period=(6, "{capsule}", 1, "d"),
+            )
+        ],
+        150,
+        id="PRN-maximum-in-capsules",
+    ),
+    pytest.param(
+        NORTRIPTYLINE_10,
+        [sig("Take 10 capsules (100 mg) at bedtime", dose=(10, "{capsule}"), frequency=1)],
+        100,
+        id="ten-10-mg-capsules",
+    ),
+    pytest.param(
+        NORTRIPTYLINE_25,
+        [
+            {
+                "text": "100 mg at bedtime",
+                "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [{"doseQuantity": {"value": 100, "unit": "mg"}}],
+            }
+        ],
+        100,
+        id="dose-unit-without-ucum-code",
+    ),
 ]
 
 
@@ -949,6 +1090,20 @@ def test_tca_dose_at_or_above_100_mg_per_day_is_flagged_with_the_arithmetic(
     if mg_per_day == 100:
         # A taper's lines in sequence are not summed (150 would be a false figure).
         assert not mentions_mg_per_day(cards, 150), describe(cards)
+
+
+def test_a_revised_order_at_100_mg_is_counted_once_and_flagged(client: TestClient) -> None:
+    active = medication_request("nt", NORTRIPTYLINE_50, dosage=[AT_BEDTIME], authored=moment(-60))
+    revised = draft(
+        "tca",
+        NORTRIPTYLINE_50,
+        dosage=[sig("Take 2 capsules at bedtime", dose=(2, "{capsule}"), frequency=1)],
+        priorPrescription={"reference": "MedicationRequest/nt"},
+    )
+    cards = sign(client, [revised], active=[active])
+    about = alert_about(cards, "MedicationRequest/tca")
+    assert mentions_mg_per_day(about, 100), describe(cards)
+    assert not mentions_mg_per_day(cards, 150), describe(cards)
 
 
 def test_tca_doses_are_summed_over_a_draft_and_an_active_order(client: TestClient) -> None:
@@ -984,6 +1139,16 @@ def test_tca_below_100_mg_per_day_raises_no_alert(
     assert alerts(cards) == [], describe(cards)
 
 
+def test_two_tca_drafts_are_summed(client: TestClient) -> None:
+    drafts = [
+        draft("tca", NORTRIPTYLINE_50, dosage=[AT_BEDTIME]),
+        draft("tca2", drug(text="Norpramin 50 mg tablet"), dosage=[ONE_TABLET_DAILY]),
+    ]
+    cards = sign(client, drafts)
+    about = alert_about(cards, "MedicationRequest/tca", "MedicationRequest/tca2")
+    assert mentions_mg_per_day(about, 100), describe(cards)
+
+
 def test_tca_dose_that_cannot_be_worked_out_is_said_at_signing(client: TestClient) -> None:
     order = draft("tca", drug(text="Pamelor 25 mg capsule"), dosage=[sig("Take as directed")])
     cards = sign(client, [order])
@@ -1007,6 +1172,14 @@ class TestDoseOnPatientView:
         )
         about = alert_about(view(client, medications=[order]), "MedicationRequest/nt")
         assert mentions_mg_per_day(about, 100)
+
+    def test_active_tca_without_a_usable_dose_is_said(self, client: TestClient) -> None:
+        order = medication_request("nt", drug(text="Pamelor 25 mg capsule"))
+        cards = view(client, medications=[order])
+        about = naming(cards, "MedicationRequest/nt")
+        assert any("100" in words(c) for c in about), (
+            f"FALSE-SAFE: silent on the threshold\n{describe(cards)}"
+        )
 
     def test_norpramin_statement_three_times_daily(self, client: TestClient) -> None:
         statement = medication_statement(
@@ -1055,6 +1228,19 @@ OPIOIDS_AS_SENT = [
         id="methadone-without-opioid-use-disorder",
     ),
     pytest.param(SUBOXONE, id="Suboxone-without-opioid-use-disorder"),
+    pytest.param(
+        drug(text="acetaminophen-codeine (TYLENOL #3) 300-30 mg tablet"),
+        id="text-Tylenol-3-codeine",
+    ),
+    pytest.param(
+        drug(text="traMADol-acetaminophen (ULTRACET) 37.5-325 mg tablet"),
+        id="text-Ultracet-tall-man",
+    ),
+    pytest.param(drug(text="Morphine sulfate ER 15 mg tablet"), id="text-morphine-ER"),
+    pytest.param(drug(text="fentaNYL 25 mcg/hr patch"), id="text-fentanyl-tall-man"),
+    pytest.param(
+        drug({"system": "http://www.whocc.no/atc", "code": "N02AA05"}), id="atc-N02AA05-bare"
+    ),
 ]
 
 
@@ -1136,6 +1322,19 @@ class TestOpioidAgonistTreatment:
         )
         cards = sign(client, [order], conditions=[oud])
         assert not naming(alerts(cards), "MedicationRequest/oat"), describe(cards)
+
+    def test_oxycodone_draft_for_a_patient_on_methadone_maintenance(
+        self, client: TestClient
+    ) -> None:
+        methadose = medication_request(
+            "mtd",
+            drug(text="Methadose 10 mg/mL oral concentrate"),
+            dosage=[sig("90 mg by mouth daily at the OTP", dose=(90, "mg"), frequency=1)],
+            authored=moment(-300),
+        )
+        oxycodone = draft("opioid", OXYCODONE_5, dosage=[EVERY_6H_PRN])
+        cards = sign(client, [oxycodone], conditions=[OPIOID_USE_DISORDER], active=[methadose])
+        alert_about(cards, "MedicationRequest/opioid")
 
     def test_butrans_is_a_pain_opioid_even_with_opioid_use_disorder(
         self, client: TestClient
@@ -1276,6 +1475,61 @@ class TestLongTermOpioid:
         cards = view(client, medications=orders)
         assert long_term_cards(cards, orders) == [], describe(cards)
 
+    def test_renewals_stating_only_the_days_supply(self, client: TestClient) -> None:
+        orders = [
+            medication_request(
+                f"op{n}",
+                OXYCODONE_5,
+                status="active" if n == 5 else "completed",
+                dosage=[OXY_SIG],
+                authored=moment(-150 + 30 * n),
+                supply_days=30,
+            )
+            for n in range(6)
+        ]
+        cards = view(client, medications=orders)
+        assert long_term_cards(cards, orders), f"FALSE-SAFE: long-term opioid\n{describe(cards)}"
+
+    def test_oxycodone_statement_taken_for_a_year(self, client: TestClient) -> None:
+        statement = medication_statement(
+            "ms-oxy", drug(text="oxyCODONE 5 mg tablet"), dosage=[OXY_SIG], since=day(-365)
+        )
+        cards = view(client, medications=[statement])
+        found = [
+            c
+            for c in alerts(cards)
+            if "MedicationStatement/ms-oxy" in c.get("detail", "")
+            and re.search(r"long[- ]term|90 days|three months", words(c), re.I)
+        ]
+        assert found, f"FALSE-SAFE: long-term opioid\n{describe(cards)}"
+
+    def test_butrans_for_six_months_with_opioid_use_disorder_is_still_long_term(
+        self, client: TestClient
+    ) -> None:
+        orders = renewals(
+            "op",
+            drug(text="Butrans 10 mcg/hr weekly patch"),
+            [(-170 + 30 * k, -170 + 30 * k + 29) for k in range(6)],
+            PATCH_WEEKLY,
+        )
+        cards = view(client, conditions=[OPIOID_USE_DISORDER], medications=orders)
+        assert long_term_cards(cards, orders), (
+            f"FALSE-SAFE: Butrans is a pain opioid\n{describe(cards)}"
+        )
+
+    def test_one_opioid_after_another_is_one_continuous_run(self, client: TestClient) -> None:
+        orders = [
+            *renewals("oxy", OXYCODONE_5, [(-130, -101), (-100, -71)], OXY_SIG),
+            *renewals(
+                "hyd",
+                drug(text="Norco 5-325 mg tablet"),
+                [(-70, -41), (-40, -11), (-10, 19)],
+                OXY_SIG,
+            ),
+        ]
+        cards = view(client, medications=orders)
+        assert long_term_cards(cards, orders), f"FALSE-SAFE: 150 days of opioids\n{describe(cards)}"
+
     def test_two_years_of_suboxone_for_opioid_use_disorder_is_not_flagged(
         self, client: TestClient
     ) -> None:
@@ -1342,6 +1596,16 @@ def test_snri_and_tca_ordered_together_get_a_stacking_warning_with_the_switch(
     about = alert_about(cards, "MedicationRequest/new", "MedicationRequest/cur")
     assert most_severe(about) == WARNING, describe(cards)
     assert_switch(about, "cur")
+
+
+def test_stacking_on_an_snri_the_patient_reports_taking(client: TestClient) -> None:
+    # Duloxetine from an outside prescriber, recorded at medication reconciliation.
+    statement = medication_statement(
+        "cur", drug(text="Cymbalta 60 mg capsule"), dosage=[AT_BEDTIME], since=day(-300)
+    )
+    cards = sign(client, [nortriptyline_draft("new")], active=[statement])
+    about = alert_about(cards, "MedicationRequest/new", "MedicationStatement/cur")
+    assert most_severe(about) == WARNING, describe(cards)
 
 
 def test_stacking_at_order_select(client: TestClient) -> None:
@@ -1544,6 +1808,75 @@ LADDER = [
         ),
         id="Lyrica-text-is-step-1-arrow-never-pregabalin-again",
     ),
+    pytest.param(
+        LadderCase(
+            [
+                medication_request(
+                    "gaba", drug(text="Horizant 600 mg ER tablet"), dosage=[ONE_TABLET_DAILY]
+                ),
+                medication_request(
+                    "dul", drug(text="Drizalma Sprinkle 60 mg capsule"), dosage=[AT_BEDTIME]
+                ),
+            ],
+            never=frozenset({"gabapentin", "duloxetine"}),
+            switch_only=TCAS,
+            current="dul",
+            therapy_services=True,
+        ),
+        id="Horizant-plus-Drizalma-text-is-step-2",
+    ),
+    pytest.param(
+        LadderCase(
+            [
+                medication_request(
+                    "lido",
+                    drug(text="ZTlido 1.8% topical system"),
+                    dosage=[
+                        sig(
+                            "Apply 1 patch for 12 hours",
+                            dose=(1, "{patch}"),
+                            frequency=1,
+                            route="topical",
+                        )
+                    ],
+                )
+            ],
+            never=frozenset({"lidocaine"}),
+            some_of=GABAPENTINOIDS,
+        ),
+        id="ZTlido-alone-does-not-move-the-ladder",
+    ),
+    pytest.param(
+        LadderCase(
+            [
+                medication_request(
+                    "gaba", drug(text="Gralise 600 mg tablet"), dosage=[ONE_TABLET_DAILY]
+                )
+            ],
+            never=frozenset({"gabapentin"}),
+            some_of=SUGGESTED_TCAS | SNRIS,
+        ),
+        id="Gralise-text-is-step-1-arrow",
+    ),
+    pytest.param(
+        LadderCase(
+            [DUL],
+            conditions=[HEART_FAILURE],
+            never=TCAS | {"duloxetine"},
+            some_of=GABAPENTINOIDS,
+        ),
+        id="current-SNRI-with-heart-failure-never-a-TCA-even-as-switch",
+    ),
+    pytest.param(
+        LadderCase(
+            [NT],
+            conditions=[HEART_FAILURE],
+            never=TCAS,
+            switch_only=SNRIS,
+            current="nt",
+        ),
+        id="current-TCA-with-heart-failure-no-other-TCA-SNRI-only-as-switch",
+    ),
 ]
 
 
@@ -1706,6 +2039,26 @@ ALLERGY_CASES = [
         ),
         id="lidocaine-allergy-no-patch",
     ),
+    pytest.param(
+        LadderCase(
+            [],
+            allergies=[allergy("alg", rxnorm("25480", "gabapentin"), reaction="Angioedema")],
+            never=frozenset({"gabapentin"}),
+        ),
+        id="gabapentin-allergy-by-rxnorm",
+    ),
+    pytest.param(
+        LadderCase(
+            [gabapentin()],
+            allergies=[
+                allergy("alg", text="SNRI antidepressants", type="intolerance", reaction="Sweating")
+            ],
+            never=SNRIS,
+            some_of=SUGGESTED_TCAS,
+            mention=(r"SNRI|serotonin",),
+        ),
+        id="class-level-SNRI-intolerance",
+    ),
 ]
 
 
@@ -1833,6 +2186,12 @@ SPLINTS = [
         device_request("spl", "Posterior backslab to residual limb"),
         id="backslab-device-site-in-text",
     ),
+    pytest.param(
+        service_request(
+            "spl", "Thermoplastic resting splint", body_site="Left transradial residual limb"
+        ),
+        id="thermoplastic-splint-upper-limb-residual-limb",
+    ),
 ]
 
 
@@ -1869,6 +2228,7 @@ NOT_SPLINTS = [
         ),
         id="immediate-post-operative-prosthesis",
     ),
+    pytest.param(device_request("dev", "Residual limb shrinker sock, size 3"), id="shrinker-sock"),
 ]
 
 
@@ -1922,6 +2282,24 @@ def test_heart_failure_on_the_second_page_of_conditions(
     body = hook_request(
         "order-sign",
         conditions=searchset([plp()], query=f"Condition?patient={PATIENT_ID}", next_url=next_url),
+        drafts=[nortriptyline_draft()],
+    )
+    cards = call(ehr_client, authorized(body))
+    alert_about(cards, "Condition/hf", "MedicationRequest/tca")
+
+
+def test_phantom_limb_pain_on_the_second_page_puts_the_patient_in_scope(
+    ehr_client: TestClient, ehr: respx.MockRouter
+) -> None:
+    next_url = f"{FHIR_BASE}/Condition?patient={PATIENT_ID}&_getpages=e5f6&_page=2"
+    ehr.get(f"{FHIR_BASE}/Condition", params={"_page": "2"}).respond(
+        json=searchset([plp()], query="Condition?_page=2")
+    )
+    body = hook_request(
+        "order-sign",
+        conditions=searchset(
+            [HEART_FAILURE], query=f"Condition?patient={PATIENT_ID}", next_url=next_url
+        ),
         drafts=[nortriptyline_draft()],
     )
     cards = call(ehr_client, authorized(body))

@@ -251,6 +251,7 @@ def medication_request(
     dosage: Sequence[Resource] = (),
     authored: str | None = None,
     validity: tuple[str, str] | None = None,
+    supply_days: int | None = None,
     contained: Sequence[Resource] = (),
     **extra: Any,
 ) -> Resource:
@@ -276,11 +277,20 @@ def medication_request(
     )
     if dosage:
         resource["dosageInstruction"] = list(dosage)
+    dispense: Resource = {}
     if validity is not None:
-        resource["dispenseRequest"] = {
-            "validityPeriod": {"start": validity[0], "end": validity[1]},
-            "numberOfRepeatsAllowed": 0,
+        dispense["validityPeriod"] = {"start": validity[0], "end": validity[1]}
+        dispense["numberOfRepeatsAllowed"] = 0
+    if supply_days is not None:
+        # Many EHRs state only the days' supply of each fill, not when the order ends.
+        dispense["expectedSupplyDuration"] = {
+            "value": supply_days,
+            "unit": "days",
+            "system": UCUM,
+            "code": "d",
         }
+    if dispense:
+        resource["dispenseRequest"] = dispense
     resource.update(extra)
     return resource
 
