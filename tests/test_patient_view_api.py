@@ -174,28 +174,31 @@ def test_active_tca_with_heart_disease_gets_a_warning_beside_the_summary(
     assert "MedicationRequest/nt" in warning["detail"] and "Condition/cad" in warning["detail"]
 
 
-def test_active_tca_with_a_conduction_abnormality_is_critical(client: TestClient) -> None:
-    conditions = bundle(plp(), condition("I45.81"))
+def test_active_tca_with_a_first_degree_av_block_is_a_warning(client: TestClient) -> None:
+    # GUIDELINE v2 §4 (severity per finding: tests/test_precautions.py).
+    conditions = bundle(plp(), condition("270492004", SNOMED))
     medications = bundle(med("317136", dosages=[dosage(1, "{capsule}")]))
     indicators = [
         c["indicator"]
         for c in cards(client, hook_request(conditions=conditions, medications=medications))
     ]
-    assert indicators == ["info", "critical"]
+    assert indicators == ["info", "warning"]
 
 
 def test_active_tca_above_100_mg_gets_a_dose_warning(client: TestClient) -> None:
     medications = bundle(med("317136", id="nt", dosages=[dosage(2, "{capsule}", frequency=3)]))
     _, warning = cards(client, hook_request(conditions=bundle(plp()), medications=medications))
-    assert (
-        warning["summary"] == "TCA total 150 mg/day is above the 100 mg/day the guideline prefers"
-    )
+    assert warning["summary"] == "TCA total 150 mg/day: the guideline prefers below 100 mg/day"
     assert "2 × 25 mg × 3 per 1 d (3/day) = 150 mg/day" in warning["detail"]
 
 
-def test_tca_at_100_mg_is_within_the_limit(client: TestClient) -> None:
-    medications = bundle(med("317136", dosages=[dosage(100, "mg")]))
-    assert len(cards(client, hook_request(conditions=bundle(plp()), medications=medications))) == 1
+def test_tca_at_100_mg_is_flagged_and_at_90_not(client: TestClient) -> None:
+    # GUIDELINE v2 §4: "preferably below 100 mg/day".
+    at_100 = bundle(med("317136", dosages=[dosage(100, "mg")]))
+    at_90 = bundle(med("317136", dosages=[dosage(90, "mg")]))
+    _, warning = cards(client, hook_request(conditions=bundle(plp()), medications=at_100))
+    assert warning["source"]["topic"]["code"] == "tca-dose"
+    assert len(cards(client, hook_request(conditions=bundle(plp()), medications=at_90))) == 1
 
 
 def test_tca_dose_unknown_is_said_in_the_summary(client: TestClient) -> None:

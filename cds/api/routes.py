@@ -42,7 +42,9 @@ async def call_service(
     check_entry_counts(hook_request, settings.cds_max_bundle_entries)
     hook_instance.set(hook_request.hookInstance)
     with HOOK_LATENCY.labels(service=service.id).time():
-        response = await answer(service, hook_request, patient_data.fallback, patient_data.resolve)
+        response = await answer(
+            service, hook_request, patient_data.fallback, patient_data.resolve, settings
+        )
     after_hook(recorder, service.id, response.cards)
     return JsonResponse(response.to_json())
 
