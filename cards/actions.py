@@ -83,18 +83,20 @@ class Drafting:
         return self.suggestion(Alternative(Change.SWITCH, therapy, stops=stops))
 
     def label(self, alternative: Alternative) -> str:
-        change = alternative.change
-        dropped = [o for o in (*alternative.removes, *alternative.stops)]
-        if change is Change.REPLACE and alternative.therapy is not None:
-            return f"Replace with {self.catalog.label(alternative.therapy).lower()}"
-        if change is Change.SWITCH and alternative.therapy is not None:
-            to = self.catalog.label(alternative.therapy).lower()
-            return f"Switch from {agents(alternative.stops)} to {to}"
-        meds = [o for o in dropped if isinstance(o, MedicationFact)]
-        if not meds:
-            return "Remove the splint order" if len(dropped) == 1 else "Remove the splint orders"
-        if alternative.keeps and all(k.current for k in alternative.keeps):
-            return f"Stop {agents(meds)}; continue {agents(alternative.keeps)}"
+        change, therapy = alternative.change, alternative.therapy
+        if therapy is not None:
+            to = self.catalog.label(therapy).lower()
+            if change is Change.SWITCH:
+                return f"Switch from {agents(alternative.stops)} to {to}"
+            return f"Replace with {to}"
+        removed = [o for o in alternative.removes if isinstance(o, MedicationFact)]
+        if change is Change.STOP_CURRENT:
+            dropped = agents((*removed, *alternative.stops))
+            if all(k.current for k in alternative.keeps):
+                return f"Stop {dropped}; continue {agents(alternative.keeps)}"
+            return f"Switch from {dropped} to {agents(alternative.keeps)}"
+        if not removed:
+            return "Remove the splint order" + ("s" if len(alternative.removes) > 1 else "")
         if alternative.keeps:
-            return f"Switch from {agents(meds)} to {agents(alternative.keeps)}"
-        return f"Remove {agents(meds)}"
+            return f"Keep {agents(alternative.keeps)}: remove the {agents(removed)} draft"
+        return f"Remove the {agents(removed)} draft"

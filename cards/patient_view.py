@@ -105,24 +105,31 @@ def _step_3_first(plan: Plan) -> str:
     return "short-term opioids for severe exacerbations"
 
 
+def _phase(plan: Plan) -> Stage:
+    """The stage the card words: step 2's, when step 3's options were all ruled out and
+    step 4's referrals are offered beside step 2's add-ons."""
+    return Stage.STEP_2 if Stage.STEP_2 in plan.passed else plan.stage
+
+
 def summary(plan: Plan) -> str:
     label = STEP_LABEL[plan.step]
-    if plan.stage is Stage.BEGIN:
+    stage = _phase(plan)
+    if stage is Stage.BEGIN:
         gabapentinoids = _names(_offered(plan, GABAPENTINOIDS))
         if plan.step is Step.START:
             return f"Phantom limb pain: guideline starts with {gabapentinoids}"
         return f"Phantom limb pain: consider {gabapentinoids}, the first-line start"
-    if plan.stage is Stage.STEP_4:
+    if stage is Stage.STEP_4:
         return (
             "Phantom limb pain, refractory: consider spinal cord stimulation and a "
             "multidisciplinary approach"
         )
-    if plan.stage is Stage.ADD_OR_SWITCH:
+    if stage is Stage.ADD_OR_SWITCH:
         return (
             f"Phantom limb pain, {label}: if relief is insufficient, add or switch to "
             f"{_classes(plan)}"
         )
-    if plan.stage is Stage.COMBINE:
+    if stage is Stage.COMBINE:
         partners = _names(_offered(plan, GABAPENTINOIDS, switch=False))
         switch = _classes(plan, switch=True)
         moves = [f"add {partners}" if partners else "", f"switch to {switch}" if switch else ""]
@@ -139,7 +146,8 @@ def summary(plan: Plan) -> str:
 def _next(plan: Plan) -> str:
     """The guideline's next step, in the order the summary names it."""
     parts = [PASSED_TEXT[s] for s in plan.passed if s in PASSED_TEXT and s is not Stage.STEP_2]
-    if plan.stage is Stage.BEGIN:
+    stage = _phase(plan)
+    if stage is Stage.BEGIN:
         gabapentinoids = _names(_offered(plan, GABAPENTINOIDS))
         if plan.step is Step.START:
             parts.append(f"Begin with {gabapentinoids}.")
@@ -150,16 +158,16 @@ def _next(plan: Plan) -> str:
                     "If relief is insufficient or side effects are intolerable, add or switch "
                     f"to {_classes(plan, long=True)}."
                 )
-    elif plan.stage is Stage.ADD_OR_SWITCH:
+    elif stage is Stage.ADD_OR_SWITCH:
         first = next(o.therapy for o in plan.options if o.therapy in (*TCAS, *SNRIS))
         parts.append(
             "If relief is insufficient or side effects are intolerable, add or switch to "
             f"{_classes(plan, long=True)}. For a partial response, combine agents from "
             f"different first-line classes (e.g. gabapentin plus {THERAPY_NAMES[first]})."
         )
-    elif plan.stage is Stage.COMBINE:
+    elif stage is Stage.COMBINE:
         parts.append(_combine_text(plan))
-    elif plan.stage is Stage.STEP_2:
+    elif stage is Stage.STEP_2:
         parts.append(_step_2_text(plan))
     else:
         parts.append(f"If pain stays refractory, consider {REFERRAL}.")

@@ -60,7 +60,7 @@ def exclusion_line(exclusion: Exclusion, name: str) -> str:
         *(allergy_line(a) for a in exclusion.allergies),
         *(condition_line(c) for c in exclusion.conditions),
     ]
-    return f"{name}: {REASON_TEXT[exclusion.reason]} ({'; '.join(evidence)})"
+    return f"{name}: {REASON_TEXT[exclusion.reason]}: {'; '.join(evidence)}"
 
 
 def left_out(finding: Finding, drafting: Drafting, what: str) -> list[str]:

@@ -21,7 +21,7 @@ def response_sections(review: ResponseReview) -> list[str]:
         sections.append(
             "**Pain scores** (most recent first):\n" + bullets(map(score_line, shown)) + tail
         )
-    if review.current:
+    if review.scores and review.current:
         sections.append(
             "**Current agents started:**\n"
             + bullets(
