@@ -505,3 +505,36 @@ def test_summaries_carry_no_words_from_the_ehr(client: TestClient) -> None:
     for card in cards:
         assert "JANE" not in card["summary"] and "1234" not in card["summary"]
     assert any("JANE ROE" in card["detail"] for card in cards)
+
+
+def test_an_snri_ordered_while_a_tca_is_current_gets_the_stacking_warning(
+    client: TestClient,
+) -> None:
+    # GUIDELINE v2 §4: alternatives, never stacked; the switch stops the current TCA.
+    active = med(NORTRIPTYLINE_25, id="nt", dosages=[dosage(1, "{capsule}")])
+    cards = sign(client, [draft(DULOXETINE_30, id="dx")], active=(active,))
+    card = by_topic(cards, "tca-snri-stacked")
+    assert card["indicator"] == "warning"
+    [switch] = card["suggestions"]
+    assert switch["label"] == "Switch from nortriptyline to duloxetine"
+    assert switch["actions"] == [
+        {
+            "type": "update",
+            "description": "Stop MedicationRequest/nt (nortriptyline)",
+            "resourceId": "MedicationRequest/nt",
+            "resource": active | {"status": "stopped"},
+        }
+    ]
+
+
+def test_a_tca_ordered_beside_a_current_snri_for_a_cardiac_patient(client: TestClient) -> None:
+    # No switch towards the TCA; the heart card's fix is to keep the SNRI.
+    active = med(DULOXETINE_30, id="dx")
+    cards = sign(
+        client, [draft(NORTRIPTYLINE_25, id="nt", dosages=ONE_A_DAY)], (HEART_FAILURE,), (active,)
+    )
+    assert "suggestions" not in by_topic(cards, "tca-snri-stacked")
+    [keep] = by_topic(cards, "tca-heart")["suggestions"]
+    assert keep["label"] == "Keep duloxetine: remove the nortriptyline draft"
+    [delete] = keep["actions"]
+    assert (delete["type"], delete["resourceId"]) == ("delete", "MedicationRequest/nt")

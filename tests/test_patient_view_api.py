@@ -299,3 +299,42 @@ def test_a_phantom_limb_pain_condition_without_an_id_is_not_cited(client: TestCl
     [card] = cards(client, hook_request(conditions=bundle(unnamed)))
     for suggestion in card["suggestions"]:
         assert "reasonReference" not in suggestion["actions"][0]["resource"]
+
+
+def test_a_current_tca_is_offered_an_snri_only_as_a_switch(client: TestClient) -> None:
+    # GUIDELINE v2 §3: the new draft first, then the current order sent back stopped.
+    nortriptyline = med("317136", id="nt", dosages=[dosage(1, "{capsule}")])
+    body = hook_request(conditions=bundle(plp()), medications=bundle(nortriptyline))
+    [card] = cards(client, body)
+    assert card["summary"] == (
+        "Phantom limb pain, step 1: if relief is insufficient, add gabapentin or pregabalin, "
+        "or switch to an SNRI"
+    )
+    switches = [s for s in card["suggestions"] if s["label"].startswith("Switch")]
+    assert [s["label"] for s in switches] == [
+        "Switch from nortriptyline to duloxetine",
+        "Switch from nortriptyline to venlafaxine",
+    ]
+    create, update = switches[0]["actions"]
+    assert create["type"] == "create"
+    assert update == {
+        "type": "update",
+        "description": "Stop MedicationRequest/nt (nortriptyline)",
+        "resourceId": "MedicationRequest/nt",
+        "resource": nortriptyline | {"status": "stopped"},
+    }
+    assert card["selectionBehavior"] == "at-most-one"
+    assert not [s for s in card["suggestions"] if s["label"] in ("Duloxetine", "Venlafaxine")]
+
+
+def test_the_reassessment_interval_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from cds.settings import Settings
+
+    assert Settings().cds_reassessment_interval_days == 90
+    monkeypatch.setenv("CDS_REASSESSMENT_INTERVAL_DAYS", "30")
+    assert Settings().cds_reassessment_interval_days == 30
+    monkeypatch.setenv("CDS_REASSESSMENT_INTERVAL_DAYS", "0")
+    with pytest.raises(ValidationError, match="cds_reassessment_interval_days"):
+        Settings()
