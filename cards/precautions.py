@@ -187,7 +187,7 @@ def tca_snri_stacked(finding: Finding, drafting: Drafting) -> Card:
         sections.append(
             "The heart is a concern ("
             + "; ".join(condition_line(c) for c in finding.conditions)
-            + "), so the switch offered is to the SNRI."
+            + "): no switch towards the TCA is offered."
         )
     return Card(
         summary="TCA and SNRI together: the guideline offers them as alternatives; switch",
