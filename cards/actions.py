@@ -38,6 +38,9 @@ class Drafting:
     patient_id: str
     reason: str | None
     originals: Originals = no_originals
+    # False when the patient's allergies and intolerances could not be obtained: the
+    # suggestions were then not checked against them, and the cards say so.
+    allergies_checked: bool = True
 
     def create(self, therapy: Therapy) -> Action:
         name = self.catalog.label(therapy)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cards.actions import Drafting
 from cards.models import Action, Card, Suggestion
-from cards.precautions import exclusion_line, render, unknown_dose_lines
+from cards.precautions import ALLERGIES_UNCHECKED, exclusion_line, render, unknown_dose_lines
 from cards.response import response_sections
 from cards.source import source
 from cards.wording import (
@@ -268,11 +268,13 @@ def _left_out(plan: Plan) -> list[str]:
     return sections
 
 
-def _detail(advice: ChartAdvice) -> str:
+def _detail(advice: ChartAdvice, drafting: Drafting) -> str:
     plan = advice.plan
     sections = [f"**{STEP_TEXT[plan.step]}**", *_tried(plan)]
     sections.append(f"**Next, per the guideline:** {_next(plan)}")
     sections.extend(_left_out(plan))
+    if not drafting.allergies_checked:
+        sections.append(ALLERGIES_UNCHECKED)
     unknown = [
         line
         for f in advice.findings
@@ -317,7 +319,7 @@ def summary_card(advice: ChartAdvice, drafting: Drafting) -> Card:
     switching = any(o.stops for o in advice.plan.options)
     return Card(
         summary=summary(advice.plan),
-        detail=_detail(advice),
+        detail=_detail(advice, drafting),
         indicator=Severity.INFO,
         source=source("treatment-step"),
         suggestions=suggestions,

@@ -63,11 +63,20 @@ def exclusion_line(exclusion: Exclusion, name: str) -> str:
     return f"{name}: {REASON_TEXT[exclusion.reason]}: {'; '.join(evidence)}"
 
 
+ALLERGIES_UNCHECKED = (
+    "**Allergies and intolerances were not available** to the service: the suggestions "
+    "were not checked against them."
+)
+
+
 def left_out(finding: Finding, drafting: Drafting, what: str) -> list[str]:
-    if not finding.left_out:
-        return []
-    lines = [exclusion_line(e, THERAPY_NAMES[e.therapy]) for e in finding.left_out]
-    return [f"**{what} not offered:**\n{bullets(lines)}"]
+    sections = []
+    if finding.left_out:
+        lines = [exclusion_line(e, THERAPY_NAMES[e.therapy]) for e in finding.left_out]
+        sections.append(f"**{what} not offered:**\n{bullets(lines)}")
+    if finding.alternatives and not drafting.allergies_checked:
+        sections.append(ALLERGIES_UNCHECKED)
+    return sections
 
 
 def tca_heart(finding: Finding, drafting: Drafting) -> Card:

@@ -22,6 +22,9 @@ class PatientFacts:
     # Most recent first. None when the scores could not be obtained at all (no prefetch, no
     # server): the card then says they were not available, not that none exist.
     pain_scores: tuple[PainScore, ...] | None = None
+    # False when the AllergyIntolerances could not be obtained (not prefetched and no usable
+    # FHIR server): `allergies` is then empty for want of data, not because there are none.
+    allergies_available: bool = True
 
     @property
     def in_scope(self) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -20,7 +19,6 @@ import orjson
 from facts.classes import TherapyClass
 from facts.dose import DailyDose, UnknownDose
 from facts.medications import (
-    CURRENT_STATUSES,
     Interval,
     MedicationFact,
 )
@@ -36,6 +34,7 @@ from fhir_mappings.json_access import (
     reference_of,
     text,
 )
+from fhir_mappings.periods import order_period
 from fhir_mappings.terminology import (
     ATC,
     ATC_CLASS_PREFIXES,
@@ -283,27 +282,4 @@ def _dose(
 
 
 def _in_use(order: JsonObject, status: str) -> Interval | None:
-    start = _date(order.get("authoredOn")) or _date(obj(order.get("effectivePeriod")).get("start"))
-    start = start or _date(order.get("effectiveDateTime"))
-    ends = [_date(obj(obj(order.get("dispenseRequest")).get("validityPeriod")).get("end"))]
-    ends.append(_date(obj(order.get("effectivePeriod")).get("end")))
-    for dosage in objs(order.get("dosageInstruction", order.get("dosage"))):
-        ends.append(
-            _date(obj(obj(obj(dosage.get("timing")).get("repeat")).get("boundsPeriod")).get("end"))
-        )
-    if status in CURRENT_STATUSES:
-        return Interval(start, None)
-    known_ends = [e for e in ends if e is not None]
-    end = max(known_ends) if known_ends else start
-    if start is None and end is None:
-        return None
-    return Interval(start, end)
-
-
-def _date(value: Any) -> date | None:
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
+    return order_period(order, status)

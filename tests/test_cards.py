@@ -470,3 +470,22 @@ class TestPrecautionCards:
         )
         cards = conformant(order_cards(findings, drafting()))
         assert [c["indicator"] for c in cards] == ["critical", "warning", "info"]
+
+
+def test_cards_say_when_allergies_could_not_be_checked() -> None:
+    facts = patient(med("gabapentin"), condition(C.HEART_FAILURE))
+    unchecked = Drafting(catalog(), "pat-1", None, allergies_checked=False)
+    [summary] = conformant(patient_view_cards(chart(facts), unchecked))
+    assert "**Allergies and intolerances were not available** to the service" in summary["detail"]
+    [checked] = view(facts)
+    assert "were not available" not in checked["detail"]
+    findings = order_findings(
+        facts,
+        (draft("nortriptyline", mg_per_day=25),),
+        (),
+        selected=None,
+        hook=Hook.ORDER_SIGN,
+        today=TODAY,
+    )
+    [card] = conformant(order_cards(findings, unchecked))
+    assert "**Allergies and intolerances were not available**" in card["detail"]

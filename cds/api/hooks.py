@@ -15,9 +15,10 @@ from cards.orders import order_cards
 from cards.patient_view import patient_view_cards
 from cds.api.errors import ServiceError, validation_failed
 from cds.api.models import HookRequest, OrderSelectContext, OrderSignContext, PatientContext
-from cds.api.services import Hook, Service
+from cds.api.services import ALLERGIES, PAIN_SCORES, Hook, Service
 from cds.fhir.patient_data import Fallback, Resolver, gather
 from cds.settings import Settings
+from facts.patient import PatientFacts
 from fhir_mappings.facts import medication_facts, patient_facts
 from fhir_mappings.json_access import reference_of
 from fhir_mappings.orders import splint_order
@@ -55,14 +56,17 @@ async def answer(
     today: date | None = None,
 ) -> CdsResponse:
     context = parse_context(service, request)
-    values = await gather(request, fallback)
-    record = collect(values.values())
-    await resolve(request, record)
-    facts = patient_facts(record)
+    record, facts = await read_patient(service, request, fallback, resolve)
     if not facts.in_scope:
         return CdsResponse(cards=[])
     today = today or datetime.now(UTC).date()
-    drafting = Drafting(catalog(), context.patientId, facts.reason_reference, originals(record))
+    drafting = Drafting(
+        catalog(),
+        context.patientId,
+        facts.reason_reference,
+        originals(record),
+        allergies_checked=facts.allergies_available,
+    )
     if not isinstance(context, OrderSignContext):
         advice = guideline.chart_advice(
             facts, today=today, reassessment_days=settings.cds_reassessment_interval_days
@@ -78,6 +82,22 @@ async def answer(
         today=today,
     )
     return CdsResponse(cards=order_cards(findings, drafting))
+
+
+async def read_patient(
+    service: Service, request: HookRequest, fallback: Fallback, resolve: Resolver
+) -> tuple[ResourceSet, PatientFacts]:
+    """The patient's resources and facts: prefetch, else the FHIR server (`fallback`).
+    Optional data that could not be had is said to be unavailable in the facts."""
+    data = await gather(request, service.prefetch, fallback)
+    record = collect(data.values.values())
+    await resolve(request, record)
+    facts = patient_facts(
+        record,
+        pain_scores_obtained=data.obtained(PAIN_SCORES.name),
+        allergies_obtained=data.obtained(ALLERGIES.name),
+    )
+    return record, facts
 
 
 def originals(record: ResourceSet) -> Originals:
