@@ -34,10 +34,6 @@ class Agent:
     # classes rules the agent out (the compound holds a TCA and an NMDA antagonist).
     classes: frozenset[TherapyClass]
 
-    @property
-    def name(self) -> str:
-        return " + ".join(sorted(self.ingredients))
-
 
 def _agent(
     therapy_class: TherapyClass, *ingredients: str, also: tuple[TherapyClass, ...] = ()
@@ -84,8 +80,3 @@ OF_CLASS: dict[TherapyClass, tuple[Therapy, ...]] = {
 STEP_2_ADD_ONS = (Therapy.MIRROR_THERAPY, Therapy.EXERCISE_THERAPY)
 STEP_3_OPTIONS = (Therapy.KETAMINE, Therapy.TOPICAL_COMPOUND)
 STEP_4_OPTIONS = (Therapy.SPINAL_CORD_STIMULATION, Therapy.MULTIDISCIPLINARY)
-
-
-def class_of(therapy: Therapy) -> TherapyClass | None:
-    agent = AGENTS.get(therapy)
-    return agent.therapy_class if agent else None
