@@ -21,13 +21,12 @@ from guideline.therapies import AGENTS, Agent, Therapy
 
 
 def counts_for_heart(condition: ConditionFact) -> bool:
-    """§1: a heart condition counts while live; a past myocardial infarction keeps counting
-    as ischaemic heart disease. One neither live nor ended (refuted, in error) never counts."""
+    """§1: a heart condition counts while live; a past myocardial infarction (resolved,
+    inactive or abated) keeps counting as ischaemic heart disease. Refuted and
+    entered-in-error Conditions never reach the facts."""
     if not condition.classes & HEART_CONCERNS:
         return False
-    return condition.live or (
-        condition.ended and ConditionClass.MYOCARDIAL_INFARCTION in condition.classes
-    )
+    return condition.live or ConditionClass.MYOCARDIAL_INFARCTION in condition.classes
 
 
 def counts_as_oud(condition: ConditionFact) -> bool:

@@ -169,9 +169,10 @@ class TestNextStep:
         mi = condition(C.MYOCARDIAL_INFARCTION, live=False, ended=True, onset=days_ago(800))
         assert T.NORTRIPTYLINE not in plan(patient(med("gabapentin"), mi)).therapies
 
-    def test_a_refuted_heart_condition_never_counts(self) -> None:
+    def test_a_myocardial_infarction_resolved_by_status_counts_too(self) -> None:
+        # clinicalStatus resolved or inactive, no abatement: not live, not ended.
         mi = condition(C.MYOCARDIAL_INFARCTION, live=False)
-        assert T.NORTRIPTYLINE in plan(patient(med("gabapentin"), mi)).therapies
+        assert T.NORTRIPTYLINE not in plan(patient(med("gabapentin"), mi)).therapies
 
     def test_risk_factors_put_snris_first_but_keep_tcas(self) -> None:
         result = plan(patient(med("gabapentin"), condition(C.CV_RISK_FACTOR)))

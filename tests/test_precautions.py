@@ -90,6 +90,10 @@ class TestTcaAndTheHeart:
                 condition(C.MYOCARDIAL_INFARCTION, live=False, ended=True),
                 Severity.WARNING,
             ),
+            (
+                condition(C.MYOCARDIAL_INFARCTION, live=False, recorded=days_ago(2)),
+                Severity.WARNING,  # resolved by status, whatever its date
+            ),
         ],
     )
     def test_a_myocardial_infarction_is_graded_by_its_date(
