@@ -489,3 +489,27 @@ def test_cards_say_when_allergies_could_not_be_checked() -> None:
     )
     [card] = conformant(order_cards(findings, unchecked))
     assert "**Allergies and intolerances were not available**" in card["detail"]
+
+
+def test_a_patient_on_buprenorphine_for_oud_is_never_told_short_term_only() -> None:
+    # Two years of buprenorphine for opioid use disorder, no other opioid: no opioid card.
+    facts = patient(
+        med("gabapentin"),
+        condition(C.OPIOID_USE_DISORDER),
+        med("buprenorphine", oat_product=True, start=days_ago(730)),
+    )
+    cards = view(facts)
+    assert [c["source"]["topic"]["code"] for c in cards] == ["treatment-step"]
+    assert "short-term use" not in cards[0]["detail"]
+    # With an oxycodone order beside it, the oxycodone gets the caution.
+    findings = order_findings(
+        facts,
+        (draft("oxycodone", id="oxy"),),
+        (),
+        selected=None,
+        hook=Hook.ORDER_SIGN,
+        today=TODAY,
+    )
+    [card] = conformant(order_cards(findings, drafting()))
+    assert card["summary"] == "Opioid order: short-term use, for severe exacerbations only"
+    assert "MedicationRequest/oxy" in card["detail"]
