@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cards.actions import Drafting
+from cards.markdown import escape_markdown
 from cards.models import Card, Suggestion
 from cards.source import override_reasons, source
 from cards.wording import (
@@ -116,7 +117,7 @@ def tca_heart(finding: Finding, drafting: Drafting) -> Card:
 
 def tca_dose(finding: Finding, drafting: Drafting) -> Card:
     total = finding.total_mg_per_day or 0.0
-    lines = [f"{order_line(m)}: {dose.arithmetic}" for m, dose in finding.doses]
+    lines = [f"{order_line(m)}: {escape_markdown(dose.arithmetic)}" for m, dose in finding.doses]
     return Card(
         summary=f"TCA total {fmt(total)} mg/day: the guideline prefers below {LIMIT}",
         detail="\n\n".join(
@@ -134,7 +135,7 @@ def tca_dose(finding: Finding, drafting: Drafting) -> Card:
 
 def unknown_dose_lines(finding: Finding) -> list[str]:
     return [
-        f"{order_line(m)}: {m.dose.reason}"
+        f"{order_line(m)}: {escape_markdown(m.dose.reason)}"
         for m in finding.orders
         if isinstance(m.dose, UnknownDose)
     ]

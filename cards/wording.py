@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from cards.markdown import escape_markdown
 from facts.allergies import AllergyFact
 from facts.classes import TherapyClass
 from facts.conditions import ConditionFact
@@ -47,26 +48,32 @@ THERAPY_NAMES: dict[Therapy, str] = {
 REASSESS = "Reassess pain and quality of life regularly to guide changes."
 
 
+def _named(label: str, reference: str) -> str:
+    return f"{escape_markdown(label)} ({escape_markdown(reference)})"
+
+
 def order_line(medication: MedicationFact) -> str:
-    return f"{medication.label} ({medication.reference}, {medication.status})"
+    label, reference = escape_markdown(medication.label), escape_markdown(medication.reference)
+    return f"{label} ({reference}, {escape_markdown(medication.status)})"
 
 
 def condition_line(condition: ConditionFact) -> str:
-    return f"{condition.label} ({condition.reference})"
+    return _named(condition.label, condition.reference)
 
 
 def allergy_line(allergy: AllergyFact) -> str:
-    return f"{allergy.label} ({allergy.reference})"
+    return _named(allergy.label, allergy.reference)
 
 
 def splint_line(splint: SplintOrder) -> str:
-    return f"{splint.label} ({splint.reference})"
+    return _named(splint.label, splint.reference)
 
 
 def score_line(score: PainScore) -> str:
-    value = fmt(score.value) + (f" {score.unit}" if score.unit else "")
+    value = fmt(score.value) + (f" {escape_markdown(score.unit)}" if score.unit else "")
     preliminary = " (preliminary)" if score.preliminary else ""
-    return f"{score.when.isoformat()}: {value}{preliminary} — {score.label} ({score.reference})"
+    named = _named(score.label, score.reference)
+    return f"{score.when.isoformat()}: {value}{preliminary} — {named}"
 
 
 def agent_name(medication: MedicationFact) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
 from cards.catalog import catalog
 from cds.api import feedback
@@ -50,7 +52,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(feedback.router)
     app.include_router(operations.router)
     _add_error_handlers(app)
-    install_security(app, settings, runtime.verifier, runtime.outbound_http)
+    install_security(app, settings, runtime.verifier, runtime.jwks_client)
     if settings.cds_otel_enabled:
         _enable_tracing(app)
     return app
@@ -76,7 +78,7 @@ def _enable_tracing(app: FastAPI) -> None:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, error: ServiceError) -> JsonResponse:
-        return JsonResponse(error.body(), status_code=error.status)
+        return JsonResponse(error.body(), status_code=error.status, headers=error.headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JsonResponse:
@@ -88,6 +90,13 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def validation_error(_: Request, error: RequestValidationError) -> JsonResponse:
         failure = validation_failed(list(error.errors()))
         return JsonResponse(failure.body(), status_code=failure.status)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(_: Request, error: ClientDisconnect) -> Response:
+        # Routine (a closed tab, a timeout, the server's read deadline), and a client can
+        # cause it at will: one short line, not an error with a traceback per connection.
+        log.info("client disconnected before its request was read")
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, error: Exception) -> JsonResponse:

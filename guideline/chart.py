@@ -82,7 +82,8 @@ class Chart:
         set_(self, "risk_factors", () if heart else tuple(c for c in facts.risk_factors if c.live))
         set_(self, "opioid_use_disorder", oud)
         set_(self, "agonist_treatment", oat)
-        set_(self, "medications", tuple(m for m in facts.medications if m not in oat))
+        oat_ids = {id(m) for m in oat}  # by identity: linear in the orders
+        set_(self, "medications", tuple(m for m in facts.medications if id(m) not in oat_ids))
         set_(self, "allergies", tuple(a for a in facts.allergies if a.live))
 
     def is_agonist_treatment(self, medication: MedicationFact) -> bool:

@@ -62,7 +62,9 @@ def order_findings(
         return ()
     chart = Chart(facts, today)
     judged = _pick(drafts, selected)
-    others = tuple(m for m in drafts if m not in judged)
+    # By identity: `m not in judged` would compare every pair, quadratic in the drafts.
+    judged_ids = {id(m) for m in judged}
+    others = tuple(m for m in drafts if id(m) not in judged_ids)
     replaced = {m.reference for m in drafts} | {m.replaces for m in drafts if m.replaces}
     current = tuple(m for m in chart.medications if m.current and m.reference not in replaced)
     orders = Orders(judged=judged, alongside=others + current, splints=_pick(splints, selected))

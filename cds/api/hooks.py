@@ -101,9 +101,13 @@ async def read_patient(
 
 
 def originals(record: ResourceSet) -> Originals:
-    """The EHR's own order for a reference: a switch stops it by sending it back whole."""
+    """The EHR's own order for a reference: a switch stops it by sending it back whole. The
+    index is built on the first lookup, and only when a switch needs one."""
+    index: dict[str, Mapping[str, Any]] = {}
 
     def find(reference: str) -> Mapping[str, Any] | None:
-        return next((o for o in record.medication_orders if reference_of(o) == reference), None)
+        if not index:
+            index.update((reference_of(o), o) for o in reversed(record.medication_orders))
+        return index.get(reference)
 
     return find

@@ -17,6 +17,7 @@ from cds.api.responses import JsonResponse
 from cds.api.services import SERVICES, Service
 from cds.ops.logging import hook_instance
 from cds.ops.metrics import HOOK_LATENCY
+from cds.security.auth import caller_issuer
 from cds.storage.recorder import after_hook
 
 router = APIRouter()
@@ -45,7 +46,7 @@ async def call_service(
         response = await answer(
             service, hook_request, patient_data.fallback, patient_data.resolve, settings
         )
-    after_hook(recorder, service.id, response.cards)
+    after_hook(recorder, service.id, response.cards, issuer=caller_issuer(request))
     return JsonResponse(response.to_json())
 
 
