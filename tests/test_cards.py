@@ -513,3 +513,18 @@ def test_a_patient_on_buprenorphine_for_oud_is_never_told_short_term_only() -> N
     [card] = conformant(order_cards(findings, drafting()))
     assert card["summary"] == "Opioid order: short-term use, for severe exacerbations only"
     assert "MedicationRequest/oxy" in card["detail"]
+
+
+def test_ehr_text_in_the_new_sections_is_shown_as_text() -> None:
+    from dataclasses import replace
+
+    hostile = "[click](https://evil.example) <img src=x>"
+    facts = patient(
+        med("gabapentin"),
+        replace(allergy("duloxetine", id="a1"), label=hostile),
+        scores=(replace(score(4, days_ago(3)), label=hostile),),
+    )
+    detail = view(facts)[0]["detail"]
+    assert not re.search(r"(?<!\\)\[click|(?<!\\)<img", detail)
+    # The allergy (twice: not tolerated, not offered) and the score.
+    assert detail.count(r"\[click\](https\://evil.example) \<img src=x\>") == 3
