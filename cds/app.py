@@ -28,6 +28,7 @@ from cds.runtime import Runtime
 from cds.security.middleware import build_verifier, install_security
 from cds.security.trusted_issuers import StartupError
 from cds.settings import Settings
+from fhir_mappings.terminology import Terminology, TerminologyError, load_terminology
 
 log = logging.getLogger("cds")
 
@@ -39,7 +40,11 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     # The suggestion catalogue is read and every template validated once, here: a faulty
     # one stops start-up rather than a hook call.
     catalog()
-    runtime = Runtime(settings=settings, verifier=build_verifier(settings))
+    runtime = Runtime(
+        settings=settings,
+        verifier=build_verifier(settings),
+        terminology=_terminology(settings),
+    )
     app = FastAPI(
         title="Phantom limb pain CDS Hooks service",
         default_response_class=JsonResponse,
@@ -56,6 +61,15 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     if settings.cds_otel_enabled:
         _enable_tracing(app)
     return app
+
+
+def _terminology(settings: Settings) -> Terminology:
+    """The tables, read and checked now: a bad row stops start-up with one line."""
+    try:
+        return load_terminology(settings.cds_site_terminology_file)
+    except TerminologyError as error:
+        setting = " (CDS_SITE_TERMINOLOGY_FILE)" if settings.cds_site_terminology_file else ""
+        raise StartupError(f"terminology table{setting}: {error}") from None
 
 
 def create_served_app() -> FastAPI:

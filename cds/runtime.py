@@ -8,7 +8,7 @@ clients, the database), and the endpoints get its parts through the dependencies
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from starlette.applications import Starlette
@@ -19,12 +19,15 @@ from cds.settings import Settings
 from cds.storage.database import Database
 from cds.storage.recorder import CardRecorder
 from cds.storage.store import Store
+from fhir_mappings.terminology import Terminology, builtin
 
 
 @dataclass(slots=True)
 class Runtime:
     settings: Settings
     verifier: Verifier | None = None
+    # The terminology tables, with the site's rows when CDS_SITE_TERMINOLOGY_FILE is set.
+    terminology: Terminology = field(default_factory=builtin)
     # Set while the app runs (lifespan); None before start-up and after shut-down. One
     # client per purpose: nothing one EHR's FHIR server sets reaches another caller's calls
     # or a JWKS endpoint (cds.security.outbound).

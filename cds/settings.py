@@ -59,6 +59,10 @@ class Settings(BaseSettings):
         default=5_000, ge=1, description="Most Bundle entries in a hook request or a search."
     )
     cds_trusted_issuers_file: str | None = None
+    cds_site_terminology_file: str | None = Field(
+        default=None,
+        description="A CSV file of local codes and synonyms added to the terminology tables.",
+    )
     cds_require_auth: bool = False
     cds_jwt_leeway_s: int = Field(default=60, ge=0)
     cds_jwt_max_lifetime_s: int = Field(

@@ -23,6 +23,7 @@ from fhir_mappings.facts import medication_facts, patient_facts
 from fhir_mappings.json_access import reference_of
 from fhir_mappings.orders import splint_order
 from fhir_mappings.resources import ResourceSet, collect
+from fhir_mappings.terminology import Terminology
 from guideline import hooks as guideline
 from guideline.findings import Hook as GuidelineHook
 
@@ -53,10 +54,11 @@ async def answer(
     fallback: Fallback,
     resolve: Resolver,
     settings: Settings,
+    terminology: Terminology | None = None,
     today: date | None = None,
 ) -> CdsResponse:
     context = parse_context(service, request)
-    record, facts = await read_patient(service, request, fallback, resolve)
+    record, facts = await read_patient(service, request, fallback, resolve, terminology)
     if not facts.in_scope:
         return CdsResponse(cards=[])
     today = today or datetime.now(UTC).date()
@@ -75,8 +77,12 @@ async def answer(
     drafts = collect([context.draftOrders.as_json()])
     findings = guideline.order_findings(
         facts,
-        medication_facts(drafts.medication_orders, record.medications | drafts.medications),
-        tuple(s for s in map(splint_order, drafts.other_orders) if s is not None),
+        medication_facts(
+            drafts.medication_orders, record.medications | drafts.medications, terminology
+        ),
+        tuple(
+            s for s in (splint_order(o, terminology) for o in drafts.other_orders) if s is not None
+        ),
         selected=frozenset(context.selections) if isinstance(context, OrderSelectContext) else None,
         hook=GuidelineHook(service.hook.value),
         today=today,
@@ -85,7 +91,11 @@ async def answer(
 
 
 async def read_patient(
-    service: Service, request: HookRequest, fallback: Fallback, resolve: Resolver
+    service: Service,
+    request: HookRequest,
+    fallback: Fallback,
+    resolve: Resolver,
+    terminology: Terminology | None = None,
 ) -> tuple[ResourceSet, PatientFacts]:
     """The patient's resources and facts: prefetch, else the FHIR server (`fallback`).
     Optional data that could not be had is said to be unavailable in the facts."""
@@ -94,6 +104,7 @@ async def read_patient(
     await resolve(request, record)
     facts = patient_facts(
         record,
+        terminology,
         pain_scores_obtained=data.obtained(PAIN_SCORES.name),
         allergies_obtained=data.obtained(ALLERGIES.name),
     )

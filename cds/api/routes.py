@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from cds.api.dependencies import PatientDataDep, RecorderDep, SettingsDep
+from cds.api.dependencies import PatientDataDep, RecorderDep, SettingsDep, TerminologyDep
 from cds.api.errors import ServiceError, validation_failed
 from cds.api.hooks import answer
 from cds.api.limits import check_entry_counts
@@ -37,6 +37,7 @@ async def call_service(
     settings: SettingsDep,
     patient_data: PatientDataDep,
     recorder: RecorderDep,
+    terminology: TerminologyDep,
 ) -> JsonResponse:
     service = find_service(service_id)
     hook_request = parse_hook_request(await request.body())
@@ -44,7 +45,12 @@ async def call_service(
     hook_instance.set(hook_request.hookInstance)
     with HOOK_LATENCY.labels(service=service.id).time():
         response = await answer(
-            service, hook_request, patient_data.fallback, patient_data.resolve, settings
+            service,
+            hook_request,
+            patient_data.fallback,
+            patient_data.resolve,
+            settings,
+            terminology,
         )
     after_hook(recorder, service.id, response.cards, issuer=caller_issuer(request))
     return JsonResponse(response.to_json())
