@@ -100,6 +100,8 @@ CONDITION_WORDS = [
     ("long QT", {C.LONG_QT}),
     ("QTc prolongation", {C.LONG_QT}),
     ("Sick sinus syndrome", {C.OTHER_HEART_DISEASE}),
+    ("Systolic dysfunction, EF 25%", {C.OTHER_HEART_DISEASE}),
+    ("LVSD on echo 2024", {C.OTHER_HEART_DISEASE}),
     ("Brugada syndrome", {C.OTHER_HEART_DISEASE}),
     ("Cardiac arrhythmia", {C.OTHER_HEART_DISEASE}),
     # cardiovascular risk factors
