@@ -7,7 +7,7 @@ step the detail explains.
 from __future__ import annotations
 
 from cards.actions import Drafting
-from cards.models import Action, Card, Suggestion
+from cards.models import Card, Suggestion
 from cards.precautions import ALLERGIES_UNCHECKED, exclusion_line, render, unknown_dose_lines
 from cards.response import response_sections
 from cards.source import source
@@ -298,18 +298,7 @@ def _suggestion(option: Option, drafting: Drafting) -> Suggestion | None:
     if option.stops:
         return drafting.switch(option.therapy, option.stops)
     name = drafting.catalog.label(option.therapy)
-    return Suggestion(
-        label=name,
-        actions=[
-            Action(
-                type="create",
-                description=f"Draft order: {name}",
-                resource=drafting.catalog.resource(
-                    option.therapy, drafting.patient_id, drafting.reason
-                ),
-            )
-        ],
-    )
+    return Suggestion(label=name, actions=[drafting.create(option.therapy)])
 
 
 def summary_card(advice: ChartAdvice, drafting: Drafting) -> Card:

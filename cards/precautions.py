@@ -80,6 +80,23 @@ def left_out(finding: Finding, drafting: Drafting, what: str) -> list[str]:
     return sections
 
 
+def tcas_beside(finding: Finding) -> list[str]:
+    """The TCAs already in effect beside the one ordered: a second TCA, whose dose counts with
+    the first (GUIDELINE §4 sums concurrent TCA orders), and which a swap to an SNRI ends too
+    (§3: a TCA and an SNRI are never taken together)."""
+    if not finding.related:
+        return []
+    swaps = (
+        " The suggestions here stop or remove it as well, so that no TCA is left beside the SNRI."
+        if finding.alternatives
+        else ""
+    )
+    return [
+        f"**Another TCA already in effect:**\n{bullets(order_line(m) for m in finding.related)}"
+        f"\n\nThis order would be a second TCA: the daily dose counts both.{swaps}"
+    ]
+
+
 def tca_heart(finding: Finding, drafting: Drafting) -> Card:
     chosen = offer(finding, drafting)
     hard = finding.severity is Severity.CRITICAL
@@ -96,6 +113,7 @@ def tca_heart(finding: Finding, drafting: Drafting) -> Card:
     detail = "\n\n".join(
         [
             f"**Tricyclic antidepressant:**\n{bullets(order_line(m) for m in finding.orders)}",
+            *tcas_beside(finding),
             f"**Heart:**\n{bullets(condition_line(c) for c in finding.conditions)}",
             why + "The guideline advises caution with TCAs in cardiac disease and conduction "
             f"abnormalities, and keeping the dose below {LIMIT}. " + SNRI_ALTERNATIVE,
@@ -167,6 +185,7 @@ def tca_cv_risk(finding: Finding, drafting: Drafting) -> Card:
         detail="\n\n".join(
             [
                 f"**Tricyclic antidepressant:**\n{bullets(order_line(m) for m in finding.orders)}",
+                *tcas_beside(finding),
                 "**Cardiovascular risk factors:**\n"
                 + bullets(condition_line(c) for c in finding.conditions),
                 "For patients with cardiovascular risk factors the guideline suggests "

@@ -30,16 +30,25 @@ def original(order: MedicationFact) -> dict[str, Any]:
     return {
         "resourceType": kind,
         "id": id_,
-        "status": "active",
+        "meta": {"versionId": "1"},
+        "identifier": [{"system": "urn:ehr:placer", "value": id_}],
+        "status": order.status,
         "intent": "order",
         "medicationCodeableConcept": {"text": order.label},
         "subject": {"reference": "Patient/pat-1"},
+        "dosageInstruction": [{"text": f"{order.label}: as written"}],
     }
 
 
 def drafting(*orders: MedicationFact) -> Drafting:
-    originals: Mapping[str, dict[str, Any]] = {o.reference: original(o) for o in orders}
-    return Drafting(catalog(), "pat-1", "Condition/plp", originals.get)
+    """The EHR's resources for the orders: the chart's, and the request's drafts."""
+    chart: Mapping[str, dict[str, Any]] = {
+        o.reference: original(o) for o in orders if o.status != "draft"
+    }
+    drafts: Mapping[str, dict[str, Any]] = {
+        o.reference: original(o) for o in orders if o.status == "draft"
+    }
+    return Drafting(catalog(), "pat-1", "Condition/plp", chart.get, drafts=drafts.get)
 
 
 def conformant(cards: list[Card]) -> list[dict[str, Any]]:
@@ -123,18 +132,39 @@ class TestSwitchSuggestions:
         findings = order_findings(
             patient(tca), (snri,), (), selected=None, hook=Hook.ORDER_SIGN, today=TODAY
         )
-        [card] = conformant(order_cards(findings, drafting(tca)))
+        [card] = conformant(order_cards(findings, drafting(tca, snri)))
         assert card["indicator"] == "warning"
         assert card["source"]["topic"]["code"] == "tca-snri-stacked"
         [switch] = card["suggestions"]
         assert switch["label"] == "Switch from nortriptyline to duloxetine"
-        [stop] = switch["actions"]
+        # The drafted duloxetine is the target: re-created as written first, so a client that
+        # applies only the first action keeps duloxetine; then the original draft goes, then
+        # the current nortriptyline stops.
+        recreate, delete, stop = switch["actions"]
+        written = original(snri)
+        assert recreate["type"] == "create"
+        assert recreate["resource"] == {
+            k: v for k, v in written.items() if k not in {"id", "meta", "identifier"}
+        }
+        assert recreate["resource"]["dosageInstruction"] == written["dosageInstruction"]
+        assert (delete["type"], delete["resourceId"]) == ("delete", "MedicationRequest/dx")
         assert (stop["type"], stop["resourceId"], stop["resource"]["status"]) == (
             "update",
             "MedicationRequest/nt",
             "stopped",
         )
         assert "MedicationRequest/nt" in card["detail"] and "MedicationRequest/dx" in card["detail"]
+
+    def test_a_switch_towards_a_draft_not_at_hand_is_left_out_not_started_with_a_stop(
+        self,
+    ) -> None:
+        tca, snri = med("nortriptyline", id="nt", mg_per_day=25), draft("duloxetine", id="dx")
+        findings = order_findings(
+            patient(tca), (snri,), (), selected=None, hook=Hook.ORDER_SIGN, today=TODAY
+        )
+        # The chart's nortriptyline is at hand, the duloxetine draft is not.
+        [card] = conformant(order_cards(findings, drafting(tca)))
+        assert "suggestions" not in card
 
     @pytest.mark.parametrize(
         ("alternative", "label"),
@@ -161,11 +191,31 @@ class TestSwitchSuggestions:
                 Alternative(Change.REPLACE, T.NORTRIPTYLINE, removes=(draft("amitriptyline"),)),
                 "Replace with nortriptyline",
             ),
+            (
+                Alternative(
+                    Change.SWITCH,
+                    T.DULOXETINE,
+                    removes=(draft("amitriptyline"),),
+                    stops=(med("nortriptyline"),),
+                ),
+                "Switch to duloxetine: remove the amitriptyline draft and stop nortriptyline",
+            ),
+            (
+                Alternative(
+                    Change.REMOVE,
+                    removes=(draft("amitriptyline"),),
+                    stops=(med("nortriptyline"),),
+                    keeps=(med("duloxetine"),),
+                ),
+                "Keep duloxetine: remove the amitriptyline draft and stop nortriptyline",
+            ),
         ],
     )
     def test_labels(self, alternative: Alternative, label: str) -> None:
         orders = [
-            o for o in (*alternative.removes, *alternative.stops) if isinstance(o, MedicationFact)
+            o
+            for o in (*alternative.removes, *alternative.stops, *alternative.keeps)
+            if isinstance(o, MedicationFact)
         ]
         built = drafting(*orders).suggestion(alternative)
         assert built is not None and built.label == label

@@ -424,21 +424,34 @@ def test_out_of_scope_patients_get_no_cards(client: TestClient) -> None:
     assert post(client, "order-sign", body) == []
 
 
-def apply(suggestion: dict[str, Any], drafts: dict[str, Any]) -> dict[str, Any]:
-    """What an EHR does when a clinician accepts a suggestion: deletes, then creates."""
-    result = copy.deepcopy(drafts)
+def apply(suggestion: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """What an EHR does when a clinician accepts a suggestion: deletes and creates draft
+    orders, and an update replaces the patient's order of that id (a stop)."""
+    result = copy.deepcopy(body)
+    drafts = result["context"]["draftOrders"]
     ids = itertools.count(1)
     for action in suggestion["actions"]:
         if action["type"] == "delete":
-            result["entry"] = [
+            drafts["entry"] = [
                 e
-                for e in result["entry"]
+                for e in drafts["entry"]
                 if f"{e['resource']['resourceType']}/{e['resource'].get('id')}"
                 != action["resourceId"]
             ]
+        elif action["type"] == "update":
+            orders = result["prefetch"]["medications"]["entry"]
+            replaced = [
+                e
+                for e in orders
+                if f"{e['resource']['resourceType']}/{e['resource'].get('id')}"
+                == action["resourceId"]
+            ]
+            assert replaced, f"an update of an order the EHR does not hold: {action}"
+            for entry in replaced:
+                entry["resource"] = copy.deepcopy(action["resource"])
         else:
             created = copy.deepcopy(action["resource"]) | {"id": f"accepted-{next(ids)}"}
-            result["entry"].append({"resource": created})
+            drafts["entry"].append({"resource": created})
     return result
 
 
@@ -452,8 +465,7 @@ def test_accepting_any_suggestion_does_not_raise_the_same_card_again(
     accepted = 0
     for card in first:
         for suggestion in card.get("suggestions", []):
-            again = copy.deepcopy(body)
-            again["context"]["draftOrders"] = apply(suggestion, body["context"]["draftOrders"])
+            again = apply(suggestion, body)
             if hook == "order-select":
                 created = [
                     e["resource"]
@@ -507,24 +519,67 @@ def test_summaries_carry_no_words_from_the_ehr(client: TestClient) -> None:
     assert any("JANE ROE" in card["detail"] for card in cards)
 
 
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
 def test_an_snri_ordered_while_a_tca_is_current_gets_the_stacking_warning(
-    client: TestClient,
+    client: TestClient, hook: str
 ) -> None:
     # GUIDELINE v2 §4: alternatives, never stacked; the switch stops the current TCA.
     active = med(NORTRIPTYLINE_25, id="nt", dosages=[dosage(1, "{capsule}")])
-    cards = sign(client, [draft(DULOXETINE_30, id="dx")], active=(active,))
+    drafted = draft(DULOXETINE_30, id="dx", dosages=ONE_A_DAY, identifier=[{"value": "ord-7"}])
+    if hook == "order-sign":
+        cards = sign(client, [drafted], active=(active,))
+    else:
+        cards = select(client, [drafted], ["MedicationRequest/dx"], active=(active,))
     card = by_topic(cards, "tca-snri-stacked")
     assert card["indicator"] == "warning"
     [switch] = card["suggestions"]
     assert switch["label"] == "Switch from nortriptyline to duloxetine"
+    # The drafted duloxetine is the target. A client that applies only the first action, and
+    # applies a create naming a drug to the draft being written (the CDS Hooks sandbox), must
+    # end with duloxetine as drafted, never with the nortriptyline being stopped: so the
+    # draft is re-created first (no id, its dose kept), then deleted, then the TCA stopped.
     assert switch["actions"] == [
+        {
+            "type": "create",
+            "description": "Draft order: Duloxetine, as drafted (dose and directions kept)",
+            "resource": {k: v for k, v in drafted.items() if k not in {"id", "identifier"}},
+        },
+        {
+            "type": "delete",
+            "description": "Remove the draft order for code 596930 (its copy above takes its "
+            "place)",
+            "resourceId": "MedicationRequest/dx",
+        },
         {
             "type": "update",
             "description": "Stop MedicationRequest/nt (nortriptyline)",
             "resourceId": "MedicationRequest/nt",
             "resource": active | {"status": "stopped"},
-        }
+        },
     ]
+
+
+def test_accepting_the_stacking_switch_leaves_the_snri_alone(client: TestClient) -> None:
+    active = med(NORTRIPTYLINE_25, id="nt", dosages=[dosage(1, "{capsule}")])
+    body = hook_request(
+        "order-select",
+        conditions=bundle(plp()),
+        medications=bundle(active),
+        draftOrders=bundle(draft(DULOXETINE_30, id="dx", dosages=ONE_A_DAY), type="collection"),
+        selections=["MedicationRequest/dx"],
+    )
+    [switch] = by_topic(post(client, "order-select", body), "tca-snri-stacked")["suggestions"]
+    # A client applying every action: one duloxetine draft (the copy), nortriptyline stopped.
+    after = apply(switch, body)
+    [copy_] = [e["resource"] for e in after["context"]["draftOrders"]["entry"]]
+    assert copy_["medicationCodeableConcept"]["coding"][0]["code"] == DULOXETINE_30
+    assert copy_["dosageInstruction"] == ONE_A_DAY
+    after["context"]["selections"] = [f"MedicationRequest/{copy_['id']}"]
+    assert post(client, "order-select", after) == []
+    # A client applying the first action only, to the draft being written: still duloxetine.
+    first = switch["actions"][0]
+    assert first["type"] == "create"
+    assert first["resource"]["medicationCodeableConcept"]["coding"][0]["code"] == DULOXETINE_30
 
 
 def test_a_tca_ordered_beside_a_current_snri_for_a_cardiac_patient(client: TestClient) -> None:
@@ -538,3 +593,80 @@ def test_a_tca_ordered_beside_a_current_snri_for_a_cardiac_patient(client: TestC
     assert keep["label"] == "Keep duloxetine: remove the nortriptyline draft"
     [delete] = keep["actions"]
     assert (delete["type"], delete["resourceId"]) == ("delete", "MedicationRequest/nt")
+
+
+def test_the_heart_swap_also_stops_a_tca_already_current(client: TestClient) -> None:
+    # Active nortriptyline, amitriptyline being drafted, first-degree AV block: swapping the
+    # draft for an SNRI alone would leave nortriptyline beside it, the stacking the next
+    # call warns about. The swap is a switch: the SNRI first, the draft deleted, the TCA
+    # stopped; and the card names the TCA already in effect.
+    active = med(NORTRIPTYLINE_25, id="nt", dosages=ONE_A_DAY)
+    body = hook_request(
+        "order-select",
+        conditions=bundle(plp(), AV_BLOCK),
+        medications=bundle(active),
+        draftOrders=bundle(
+            draft(AMITRIPTYLINE_25, id="ami", dosages=[dosage(1, "{tbl}")]), type="collection"
+        ),
+        selections=["MedicationRequest/ami"],
+    )
+    card = by_topic(post(client, "order-select", body), "tca-heart")
+    assert card["indicator"] == "warning"
+    assert "MedicationRequest/nt" in card["detail"]
+    assert "second TCA: the daily dose counts both" in card["detail"]
+    labels = [s["label"] for s in card["suggestions"]]
+    assert labels == [
+        "Switch to duloxetine: remove the amitriptyline draft and stop nortriptyline",
+        "Switch to venlafaxine: remove the amitriptyline draft and stop nortriptyline",
+    ]
+    for suggestion in card["suggestions"]:
+        create, delete, stop = suggestion["actions"]
+        assert create["type"] == "create"
+        assert (delete["type"], delete["resourceId"]) == ("delete", "MedicationRequest/ami")
+        assert (stop["type"], stop["resourceId"]) == ("update", "MedicationRequest/nt")
+        assert stop["resource"] == active | {"status": "stopped"}
+        # Accepted whole, the swap raises nothing: no stacking of our own making.
+        after = apply(suggestion, body)
+        after["context"]["selections"] = [
+            f"MedicationRequest/{e['resource']['id']}"
+            for e in after["context"]["draftOrders"]["entry"]
+        ]
+        assert post(client, "order-select", after) == []
+
+
+def test_the_risk_factor_swap_also_stops_a_tca_already_current(client: TestClient) -> None:
+    active = med(NORTRIPTYLINE_25, id="nt", dosages=ONE_A_DAY)
+    cards = sign(
+        client,
+        [draft(DESIPRAMINE_25, id="des", dosages=ONE_A_DAY)],
+        (HYPERTENSION,),
+        (active,),
+    )
+    card = by_topic(cards, "tca-cv-risk")
+    assert "MedicationRequest/nt" in card["detail"]
+    for suggestion in card["suggestions"]:
+        assert [(a["type"], a.get("resourceId")) for a in suggestion["actions"]] == [
+            ("create", None),
+            ("delete", "MedicationRequest/des"),
+            ("update", "MedicationRequest/nt"),
+        ]
+
+
+def test_a_tca_and_an_snri_drafted_together_for_a_cardiac_patient(client: TestClient) -> None:
+    # The SNRI is already being ordered: the heart card's fix is to drop the TCA draft, never
+    # to order a second SNRI (or duloxetine twice).
+    cards = sign(
+        client,
+        [draft(NORTRIPTYLINE_25, id="nt", dosages=ONE_A_DAY), draft(DULOXETINE_30, id="dx")],
+        (HEART_FAILURE,),
+    )
+    creates = [
+        a
+        for c in cards
+        for s in c.get("suggestions", [])
+        for a in s["actions"]
+        if a["type"] == "create"
+    ]
+    assert creates == []
+    [keep] = by_topic(cards, "tca-heart")["suggestions"]
+    assert keep["label"] == "Keep duloxetine: remove the nortriptyline draft"

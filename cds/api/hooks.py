@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -75,6 +76,7 @@ async def answer(
         )
         return CdsResponse(cards=patient_view_cards(advice, drafting) if advice else [])
     drafts = collect([context.draftOrders.as_json()])
+    drafting = replace(drafting, drafts=originals(drafts))
     findings = guideline.order_findings(
         facts,
         medication_facts(
@@ -112,8 +114,9 @@ async def read_patient(
 
 
 def originals(record: ResourceSet) -> Originals:
-    """The EHR's own order for a reference: a switch stops it by sending it back whole. The
-    index is built on the first lookup, and only when a switch needs one."""
+    """The EHR's own order for a reference: a switch stops a current order by sending it back
+    whole, and re-creates a draft from it. The index is built on the first lookup, and only
+    when a switch needs one."""
     index: dict[str, Mapping[str, Any]] = {}
 
     def find(reference: str) -> Mapping[str, Any] | None:
