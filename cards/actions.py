@@ -6,13 +6,18 @@ whole order with status `stopped`, so the EHR's own resource is needed: `Origina
 up. A suggestion that cannot be built whole (an order without an id, an order whose resource
 is not at hand) is left out rather than offered half, which could stack two agents.
 
-No suggestion starts with an `update`. Some clients (the CDS Hooks sandbox among them) apply
-only the first action, and apply a `create` or `update` that names a medication to the draft
-being written: a switch whose first action stopped the current nortriptyline turned the
-duloxetine draft into nortriptyline, the opposite of its label. So a switch towards a drafted
-agent starts by re-creating that draft as written (a copy without its id, dose and directions
-kept), then deletes the original draft, then stops the current order: a client that applies
-only the first action keeps the draft as it was, and the next hook call warns again.
+At order time no suggestion starts with an `update`. Some clients (the CDS Hooks sandbox
+among them) apply one action only, and apply a `create` or `update` that names a medication
+to the draft being written: a switch whose only action stopped the current nortriptyline
+turned the duloxetine draft into nortriptyline, the opposite of its label. So a switch
+towards a drafted agent starts by re-creating that draft as written (a copy without its id,
+dose and directions kept), then deletes the original draft, then stops the current order. A
+client that applies only the first action keeps duloxetine as drafted, and the next hook call
+warns again about the nortriptyline; one that applies all three ends with the same draft and
+nortriptyline stopped. (The sandbox skips a `create` whose medication equals the draft's and
+applies the next action, the `delete`: the draft is cleared, never turned into the drug being
+stopped. No order of these actions does better there: the sandbox cannot stop another order,
+and whatever reaches it first names a drug or clears the draft.)
 """
 
 from __future__ import annotations

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from cards.actions import Drafting
+from cards.arrange import arrange
 from cards.catalog import catalog
-from cards.models import Card
+from cards.models import Action, Card, Suggestion
 from cards.orders import order_cards
 from cards.patient_view import patient_view_cards
+from cards.source import override_reasons, source
 from facts.classes import ConditionClass as C
 from facts.classes import TherapyClass
 from facts.medications import MedicationFact
@@ -578,3 +580,56 @@ def test_ehr_text_in_the_new_sections_is_shown_as_text() -> None:
     assert not re.search(r"(?<!\\)\[click|(?<!\\)<img", detail)
     # The allergy (twice: not tolerated, not offered) and the score.
     assert detail.count(r"\[click\](https\://evil.example) \<img src=x\>") == 3
+
+
+class TestArrange:
+    """cards/arrange.py: the most serious first, each suggestion once."""
+
+    def card(self, indicator: Severity, summary: str, *labels: str) -> Card:
+        suggestions = [
+            Suggestion(
+                label=label,
+                actions=[
+                    Action(
+                        type="delete",
+                        description=label,
+                        resourceId=f"MedicationRequest/{label[-1]}",
+                    )
+                ],
+            )
+            for label in labels
+        ]
+        return Card(
+            summary=summary,
+            indicator=indicator,
+            source=source("tca-heart"),
+            overrideReasons=override_reasons("benefit-outweighs-risk"),
+            suggestions=suggestions or None,
+            selectionBehavior="at-most-one" if suggestions else None,
+        )
+
+    def test_the_most_serious_first_in_a_stable_order(self) -> None:
+        cards = [
+            self.card(Severity.INFO, "i1"),
+            self.card(Severity.WARNING, "w1"),
+            self.card(Severity.CRITICAL, "c1"),
+            self.card(Severity.WARNING, "w2"),
+            self.card(Severity.INFO, "i2"),
+        ]
+        assert [c.summary for c in arrange(cards)] == ["c1", "w1", "w2", "i1", "i2"]
+
+    def test_a_suggestion_two_cards_reach_stays_on_the_first(self) -> None:
+        # Same actions, worded differently: the same fix.
+        first = self.card(Severity.WARNING, "w", "Drop a")
+        second = self.card(Severity.WARNING, "s", "Remove a", "Remove b")
+        kept, trimmed = arrange([first, second])
+        assert kept == first
+        assert [s.label for s in trimmed.suggestions or ()] == ["Remove b"]
+        assert trimmed.uuid == second.uuid and trimmed.selectionBehavior == "at-most-one"
+        assert "\u201cw\u201d above** (not repeated here): Remove a." in (trimmed.detail or "")
+
+    def test_a_card_left_with_no_suggestion_has_no_selection_behavior(self) -> None:
+        _, trimmed = arrange(
+            [self.card(Severity.CRITICAL, "c", "Drop a"), self.card(Severity.INFO, "i", "Drop a")]
+        )
+        assert trimmed.suggestions is None and trimmed.selectionBehavior is None
