@@ -24,7 +24,7 @@ from cards.wording import (
     order_line,
     splint_line,
 )
-from facts.dose import UnknownDose, fmt
+from facts.dose import DoseGap, UnknownDose, fmt
 from guideline.findings import Exclusion, Finding, Reason, Rule, Severity
 from guideline.precautions import TCA_DAILY_LIMIT_MG
 
@@ -141,8 +141,8 @@ def tca_dose(finding: Finding, drafting: Drafting) -> Card:
         detail="\n\n".join(
             [
                 f"**Daily tricyclic dose:**\n{bullets(lines)}",
-                f"**Total: {fmt(total)} mg/day.** The guideline advises keeping TCA doses "
-                f"preferably below {LIMIT}, so {LIMIT} itself is already at the limit.",
+                f"**Total: {fmt(total)} mg/day**, at or above {LIMIT}: the guideline keeps "
+                f"the total TCA dose preferably below {LIMIT}.",
             ]
         ),
         indicator=finding.severity,
@@ -159,19 +159,33 @@ def unknown_dose_lines(finding: Finding) -> list[str]:
     ]
 
 
+# At order-select, what the summary says about a dose not worked out, by what keeps it from
+# being worked out: only a dose still being written is "not yet complete".
+UNKNOWN_AT_SELECTION: dict[frozenset[DoseGap], str] = {
+    frozenset({DoseGap.NOT_WRITTEN}): f"TCA dose not yet complete: the {LIMIT} check will run "
+    "at signing",
+    frozenset({DoseGap.STRENGTH}): "TCA product strength could not be read: check the daily "
+    f"dose against {LIMIT}",
+}
+UNKNOWN_OTHERWISE = f"TCA daily dose could not be worked out: check it against {LIMIT}"
+KEEP_BELOW = f"Check that the total tricyclic dose stays preferably below {LIMIT}."
+
+
 def tca_dose_unknown(finding: Finding, drafting: Drafting) -> Card:
     reasons = unknown_dose_lines(finding)
+    gaps = frozenset(m.dose.gap for m in finding.orders if isinstance(m.dose, UnknownDose))
     if finding.severity is Severity.INFO:
+        written = gaps == {DoseGap.NOT_WRITTEN}
         return Card(
-            summary=f"TCA dose not yet complete: the {LIMIT} check will run at signing",
-            detail=f"**Not yet known:**\n{bullets(reasons)}",
+            summary=UNKNOWN_AT_SELECTION.get(gaps, UNKNOWN_OTHERWISE),
+            detail=f"**{'Not yet known' if written else 'Not worked out'}:**\n{bullets(reasons)}"
+            + ("" if written else f"\n\n{KEEP_BELOW}"),
             indicator=finding.severity,
             source=source("tca-dose"),
         )
     return Card(
         summary=f"TCA daily dose could not be verified against the {LIMIT} limit",
-        detail=f"**Why:**\n{bullets(reasons)}\n\nCheck that the total tricyclic dose stays "
-        f"preferably below {LIMIT}.",
+        detail=f"**Why:**\n{bullets(reasons)}\n\n{KEEP_BELOW}",
         indicator=finding.severity,
         source=source("tca-dose"),
         overrideReasons=override_reasons("dose-intended"),
@@ -214,12 +228,12 @@ def tca_snri_stacked(finding: Finding, drafting: Drafting) -> Card:
     )
     if finding.conditions:
         sections.append(
-            "The heart is a concern ("
-            + "; ".join(condition_line(c) for c in finding.conditions)
-            + "): no switch towards the TCA is offered."
+            "**Heart:**\n"
+            + bullets(condition_line(c) for c in finding.conditions)
+            + "\n\nThe heart is a concern, so no switch towards the TCA is offered."
         )
     return Card(
-        summary="TCA and SNRI together: the guideline offers them as alternatives; switch",
+        summary="TCA and SNRI together: they are alternatives; switch from one to the other",
         detail="\n\n".join(sections),
         indicator=finding.severity,
         source=source("tca-snri-stacked"),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from facts.dose import DailyDose, UnknownDose, fmt
+from facts.dose import DailyDose, DoseGap, UnknownDose, fmt
 from fhir_mappings.durations import DAYS_PER_UNIT, unit_days
 from fhir_mappings.json_access import JsonObject, number, obj, objs, text
 
@@ -55,10 +55,43 @@ UNIT_DOSE_UNITS = frozenset(
 )
 
 
-def counts_dose_units(unit: str) -> bool:
+def _dose_unit_word(unit: str) -> str:
     word = unit.strip().lower().removeprefix("{").removesuffix("}").strip()
-    word = word.split(",")[0].strip()
-    return word.removesuffix("(s)") in UNIT_DOSE_UNITS
+    return word.split(",")[0].strip().removesuffix("(s)")
+
+
+def counts_dose_units(unit: str) -> bool:
+    return _dose_unit_word(unit) in UNIT_DOSE_UNITS
+
+
+# A counted dose unit as a clinician reads it: never a raw UCUM annotation such as {pill}.
+_TABLETS = frozenset({"tbl", "tab", "tabs", "tablet", "tablets", "caplet", "caplets"})
+_CAPSULES = frozenset({"cap", "caps", "capsule", "capsules"})
+_PILLS = frozenset({"pill", "pills"})  # the CDS Hooks sandbox's word for either
+
+
+def dose_units(value: float, unit: str) -> str:
+    """ "1 tablet", "2 capsules", "1 tablet/capsule" (a pill), "3 units"."""
+    word = _dose_unit_word(unit)
+    one = (
+        "tablet"
+        if word in _TABLETS
+        else "capsule"
+        if word in _CAPSULES
+        else "tablet/capsule"
+        if word in _PILLS
+        else "unit"
+    )
+    plural = "tablets/capsules" if one == "tablet/capsule" else f"{one}s"
+    return f"{fmt(value)} {one if value == 1 else plural}"
+
+
+def _shown_unit(unit: str) -> str:
+    """A unit the service cannot read, as text: a UCUM annotation without its braces."""
+    stripped = unit.strip()
+    if stripped.startswith("{") and stripped.endswith("}"):
+        return stripped[1:-1].strip() or "none"
+    return stripped
 
 
 # HL7 TimingAbbreviation (R4) and the common order-entry abbreviations: times per day.
@@ -112,14 +145,16 @@ class _Line:
 def daily_dose(dosage: Any, strength_mg: float | None) -> DailyDose | UnknownDose:
     lines = list(objs(dosage))
     if not lines:
-        return UnknownDose("no dosage instructions")
+        return UnknownDose("no dosage instructions", DoseGap.NOT_WRITTEN)
     if len(lines) == 1:
         return line_dose(lines[0], strength_mg)
     by_sequence: dict[int | None, list[_Line]] = {}
     for number_, line in enumerate(lines, start=1):
         per_line = line_dose(line, strength_mg)
         if isinstance(per_line, UnknownDose):
-            return UnknownDose(f"dosage line {number_} of {len(lines)}: {per_line.reason}")
+            return UnknownDose(
+                f"dosage line {number_} of {len(lines)}: {per_line.reason}", per_line.gap
+            )
         sequence = line.get("sequence")
         key = sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None
         start, end = _bounds(line)
@@ -200,7 +235,9 @@ def line_dose(line: JsonObject, strength_mg: float | None) -> DailyDose | Unknow
         return maximum
     if maximum is None:
         if isinstance(scheduled, UnknownDose):
-            return UnknownDose(f"as needed with no maximum dose stated, and {scheduled.reason}")
+            return UnknownDose(
+                f"as needed with no maximum dose stated, and {scheduled.reason}", scheduled.gap
+            )
         return DailyDose(
             scheduled.mg_per_day, f"as needed, no maximum stated: {scheduled.arithmetic}"
         )
@@ -258,7 +295,8 @@ def maximum_dose(line: JsonObject, strength_mg: float | None) -> DailyDose | Unk
     if isinstance(per_day, UnknownDose):
         return UnknownDose(
             "as needed with a maximum per administration but no statement of how often "
-            "it may be taken, so the most in a day is not known"
+            "it may be taken, so the most in a day is not known",
+            DoseGap.NOT_WRITTEN,
         )
     mg, amount_text = amount
     times, times_text = per_day
@@ -277,7 +315,7 @@ def _per_period(ratio: JsonObject, strength_mg: float | None) -> DailyDose | Unk
     if value is None or value <= 0 or days_per_unit is None:
         return UnknownDose(
             f"maxDosePerPeriod's period ('{fmt(value) if value is not None else '?'} "
-            f"{unit or 'no unit'}') is not a length of time"
+            f"{_shown_unit(unit) if unit else 'no unit'}') is not a length of time"
         )
     mg, amount_text = amount
     total = _mg(mg / (value * days_per_unit))
@@ -293,7 +331,7 @@ def amount_mg(line: JsonObject, strength_mg: float | None) -> tuple[float, str] 
         if quantity:
             break
     if not quantity:
-        return UnknownDose("no dose quantity")
+        return UnknownDose("no dose quantity", DoseGap.NOT_WRITTEN)
     return quantity_mg(quantity, strength_mg, "dose quantity")
 
 
@@ -306,7 +344,7 @@ def quantity_mg(
     another system (NCI, SNOMED CT) still writes "tablet" beside the code."""
     value = number(quantity.get("value"))
     if value is None or value < 0:
-        return UnknownDose(f"{what} has no value")
+        return UnknownDose(f"{what} has no value", DoseGap.NOT_WRITTEN)
     units = [u.strip() for u in (text(quantity.get("code")), text(quantity.get("unit"))) if u]
     for unit in units:
         factor = MG_PER_UNIT.get(unit) or MG_PER_UNIT.get(unit.lower())
@@ -318,10 +356,12 @@ def quantity_mg(
         if counts_dose_units(unit):
             if strength_mg is None:
                 return UnknownDose(
-                    f"{what} is {fmt(value)} {unit} and the product strength is unknown"
+                    f"{what} is {dose_units(value, unit)}, and the product's strength could "
+                    "not be read",
+                    DoseGap.STRENGTH,
                 )
             return value * strength_mg, f"{fmt(value)} × {fmt(strength_mg)} mg"
-    shown = " / ".join(dict.fromkeys(units)) or "none"
+    shown = " / ".join(dict.fromkeys(_shown_unit(u) for u in units)) or "none"
     return UnknownDose(f"{what} unit '{shown}' is not a mass or a tablet/capsule count")
 
 
@@ -342,7 +382,7 @@ def times_per_day(timing: JsonObject) -> tuple[float, str] | UnknownDose:
     code = _timing_code(timing.get("code"))
     if code is not None:
         return TIMING_CODES[code], f"{fmt(TIMING_CODES[code])}/day ({code})"
-    return UnknownDose("how often the dose is taken is not stated")
+    return UnknownDose("how often the dose is taken is not stated", DoseGap.NOT_WRITTEN)
 
 
 def _timing_code(concept: Any) -> str | None:

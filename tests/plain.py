@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from facts.allergies import AllergyFact
 from facts.classes import Amine, ConditionClass, TherapyClass
 from facts.conditions import ConditionFact
-from facts.dose import DailyDose, UnknownDose
+from facts.dose import DailyDose, DoseGap, UnknownDose
 from facts.medications import CURRENT_STATUSES, Interval, MedicationFact
 from facts.observations import PainScore
 from facts.orders import SplintOrder, SplintSite
@@ -72,7 +72,7 @@ def med(
     dose: DailyDose | UnknownDose = (
         DailyDose(mg_per_day, f"{mg_per_day:g} mg/day")
         if mg_per_day is not None
-        else UnknownDose("no dosage instructions")
+        else UnknownDose("no dosage instructions", DoseGap.NOT_WRITTEN)
     )
     return MedicationFact(
         reference=f"MedicationRequest/{id or ingredient + '-' + str(next(_ids))}",

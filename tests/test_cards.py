@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from cards.patient_view import patient_view_cards
 from cards.source import override_reasons, source
 from facts.classes import ConditionClass as C
 from facts.classes import TherapyClass
+from facts.dose import DailyDose, DoseGap, UnknownDose
 from facts.medications import MedicationFact
 from facts.patient import PatientFacts
 from guideline.findings import Alternative, Change, Finding, Hook, Rule, Severity
@@ -470,7 +472,25 @@ class TestPrecautionCards:
         )
         card = self.card(finding)
         assert card["summary"] == "TCA total 100 mg/day: the guideline prefers below 100 mg/day"
-        assert "100 mg/day" in card["detail"] and "**Total: 100 mg/day.**" in card["detail"]
+        assert "100 mg/day" in card["detail"] and "**Total: 100 mg/day**" in card["detail"]
+
+    @pytest.mark.parametrize("total", [100, 125, 500])
+    def test_the_dose_card_states_the_threshold_for_any_total(self, total: int) -> None:
+        order = draft("nortriptyline", mg_per_day=total)
+        assert isinstance(order.dose, DailyDose)
+        finding = Finding(
+            Rule.TCA_DOSE,
+            Severity.WARNING,
+            (order,),
+            doses=((order, order.dose),),
+            total_mg_per_day=total,
+        )
+        detail = self.card(finding)["detail"]
+        assert (
+            f"**Total: {total} mg/day**, at or above 100 mg/day: the guideline keeps the total "
+            "TCA dose preferably below 100 mg/day." in detail
+        )
+        assert "itself" not in detail
 
     def test_the_long_term_opioid_card(self) -> None:
         order = med("oxycodone", id="oxy", start=days_ago(730))
@@ -508,6 +528,34 @@ class TestPrecautionCards:
             == "TCA daily dose could not be verified against the 100 mg/day limit"
         )
         assert "no dosage instructions" in warning["detail"]
+
+    @pytest.mark.parametrize(
+        ("gaps", "summary"),
+        [
+            (
+                (DoseGap.STRENGTH,),
+                "TCA product strength could not be read: check the daily dose against 100 mg/day",
+            ),
+            (
+                (DoseGap.UNREADABLE,),
+                "TCA daily dose could not be worked out: check it against 100 mg/day",
+            ),
+            (
+                (DoseGap.NOT_WRITTEN, DoseGap.STRENGTH),
+                "TCA daily dose could not be worked out: check it against 100 mg/day",
+            ),
+        ],
+    )
+    def test_a_dose_written_but_not_readable_is_not_called_incomplete(
+        self, gaps: tuple[DoseGap, ...], summary: str
+    ) -> None:
+        orders = tuple(
+            replace(draft("nortriptyline"), dose=UnknownDose(f"reason {gap}", gap)) for gap in gaps
+        )
+        note = self.card(Finding(Rule.TCA_DOSE_UNKNOWN, Severity.INFO, orders))
+        assert note["summary"] == summary
+        assert "not yet complete" not in note["summary"] and "Not yet known" not in note["detail"]
+        assert "preferably below 100 mg/day" in note["detail"]
 
     def test_cards_come_most_serious_first(self) -> None:
         findings = (

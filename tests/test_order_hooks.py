@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 from typing import Any
 
 import pytest
@@ -686,3 +687,47 @@ def test_a_tca_and_an_snri_drafted_together_for_a_cardiac_patient(client: TestCl
         "Keep duloxetine: remove the nortriptyline draft." in stacked["detail"]
     )
     assert topics(cards).index("tca-heart") < topics(cards).index("tca-snri-stacked")
+
+
+def test_a_count_of_pills_with_no_readable_strength_at_selection(client: TestClient) -> None:
+    # The sandbox writes its doses as UCUM {pill}; a drug named only by text has no strength
+    # to multiply by. The dose is written, so it is not "not yet complete", and the clinician
+    # reads "tablets/capsules", never "{pill}".
+    drafted = draft(text="Nortriptyline", id="d1", dosages=[dosage(2, "{pill}")])
+    cards = select(client, [drafted], ["MedicationRequest/d1"])
+    card = by_topic(cards, "tca-dose")
+    assert card["indicator"] == "info"
+    assert card["summary"] == (
+        "TCA product strength could not be read: check the daily dose against 100 mg/day"
+    )
+    assert "2 tablets/capsules, and the product's strength could not be read" in card["detail"]
+    assert "{pill}" not in card["detail"] and "not yet complete" not in card["summary"]
+
+
+def test_the_stacking_card_wording(client: TestClient) -> None:
+    active = med(DULOXETINE_30, id="dx")
+    cards = sign(
+        client, [draft(NORTRIPTYLINE_25, id="nt", dosages=ONE_A_DAY)], (AV_BLOCK,), (active,)
+    )
+    card = by_topic(cards, "tca-snri-stacked")
+    assert card["summary"] == (
+        "TCA and SNRI together: they are alternatives; switch from one to the other"
+    )
+    assert "**Heart:**\n- code 270492004 (Condition/avb)" in card["detail"]
+    assert "The heart is a concern, so no switch towards the TCA is offered." in card["detail"]
+    assert "((" not in card["detail"] and "))" not in card["detail"]
+
+
+@pytest.mark.parametrize("example", ["order-select.json", "order-sign.json"])
+def test_every_draft_order_is_described_alike(client: TestClient, example: str) -> None:
+    body = load_example(example)
+    for card in post(client, body["hook"], body):
+        for suggestion in card.get("suggestions", []):
+            for action in suggestion["actions"]:
+                if action["type"] == "create" and "Draft order" in action["description"]:
+                    assert re.fullmatch(
+                        r"Draft order: [A-Z][^()]* \((set dose and directions|set dose; "
+                        r"directions prefilled|complete the request)\)|Draft order: [A-Z].*, as "
+                        r"drafted \(dose and directions kept\)",
+                        action["description"],
+                    ), action["description"]

@@ -193,6 +193,12 @@ def test_active_tca_with_heart_disease_gets_a_warning_beside_the_summary(
     assert f"\u201c{warning['summary']}\u201d above" in summary["detail"]
     # With no switch left, any of the summary's suggestions may be taken together.
     assert summary["selectionBehavior"] == "any"
+    # A draft order is described alike on every card.
+    descriptions = {a["description"] for s in summary["suggestions"] for a in s["actions"]}
+    assert "Draft order: Gabapentin (set dose and directions)" in descriptions
+    assert "Draft order: Duloxetine (set dose and directions)" in {
+        a["description"] for s in warning["suggestions"] for a in s["actions"]
+    }
 
 
 def test_active_tca_with_a_first_degree_av_block_is_a_warning(client: TestClient) -> None:
