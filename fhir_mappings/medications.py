@@ -22,7 +22,7 @@ from facts.classes import TherapyClass
 from facts.dose import DailyDose, UnknownDose
 from facts.medications import Interval, MedicationFact
 from fhir_mappings.code_tables import RXNORM, normalise
-from fhir_mappings.dose import daily_dose
+from fhir_mappings.dose import MG_PER_UNIT, daily_dose
 from fhir_mappings.json_access import (
     JsonObject,
     codings,
@@ -53,7 +53,6 @@ from fhir_mappings.terminology import (
 _STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|mcg|µg|ug|g)\b")
 # "5/325 mg": a combination product's strengths, which one is the opioid's is not said.
 _COMBINED_STRENGTH = re.compile(r"\d\s*(?:mg)?\s*/\s*\d")
-_STRENGTH_FACTOR = {"mg": 1.0, "g": 1000.0, "mcg": 0.001, "µg": 0.001, "ug": 0.001}
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,22 +260,21 @@ def _ratio_mg(strength: Any) -> float | None:
     denominator = obj(obj(strength).get("denominator"))
     value = number(numerator.get("value"))
     unit = (text(numerator.get("code")) or text(numerator.get("unit")) or "").lower()
-    if value is None or unit not in _STRENGTH_FACTOR:
+    if value is None or unit not in MG_PER_UNIT:
         return None
     if number(denominator.get("value")) not in (None, 1.0):
         return None
-    return value * _STRENGTH_FACTOR[unit]
+    return value * MG_PER_UNIT[unit]
 
 
 def _strength_from_text(words: str) -> float | None:
     lowered = words.lower()
     if _COMBINED_STRENGTH.search(lowered):
         return None
-    found = _STRENGTH.findall(lowered)
-    if len(found) != 1:
-        return None
-    value, unit = found[0]
-    return float(value) * _STRENGTH_FACTOR[unit]
+    # EHRs send the same name as code.text and as the coding's display, so one strength may
+    # be written twice; two different strengths cannot be told apart.
+    strengths = {float(value) * MG_PER_UNIT[unit] for value, unit in _STRENGTH.findall(lowered)}
+    return strengths.pop() if len(strengths) == 1 else None
 
 
 def _route_words(order: JsonObject, terminology: Terminology) -> frozenset[str]:
