@@ -167,7 +167,8 @@ CATALOG: tuple[Example, ...] = (
     ),
     Example(
         "behaviours/out-of-scope.json",
-        "phantom limb without pain (G54.7) and a resolved G54.6: no cards",
+        "phantom limb without pain (G54.7) and a resolved G54.6: no cards, even beside a "
+        "TCA and heart failure (the service advises on phantom limb pain only)",
     ),
     Example(
         "behaviours/paged-prefetch-412.json",
