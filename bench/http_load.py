@@ -20,7 +20,9 @@ from typing import Any
 import httpx
 import orjson
 
+from bench.servers import server
 from bench.stats import median, percentile
+from bench.targets import Target
 
 _WRK_SCRIPT = """
 wrk.method = "POST"
@@ -58,6 +60,12 @@ class LoadResult:
     # CPU the load client used, as a share of one core over the run: near 1 the client,
     # not the server, set the pace (both clients drive the load from one thread).
     client_cpu_share: float | None = None
+    chart: str = "typical"
+    # With several workers: the busiest worker's share of the workers' CPU. Keep-alive
+    # connections stay on the worker that accepted them, so 1.0 means one did all the work.
+    busiest_worker_share: float | None = None
+    # Lines the server wrote to stdout/stderr per request: its logging, as configured.
+    log_lines_per_request: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,12 +98,15 @@ def _wrk(
         script = Path(tmp) / "post.lua"
         script.write_text(_WRK_SCRIPT % {"body": body_path})
         seconds = max(1, round(duration_s))
-        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), url]
+        # A generous timeout: the peers take a quarter of a second per large chart, and a
+        # request wrk gives up on would be counted as an error, not as slow.
+        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "60s"]
+        command += ["-s", str(script), url]
         # Only children that have exited count here: the servers are still running, so the
         # difference is wrk's own CPU.
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         run = subprocess.run(
-            command, capture_output=True, text=True, timeout=seconds + 60, check=True
+            command, capture_output=True, text=True, timeout=seconds + 120, check=True
         )
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = next(x for x in run.stdout.splitlines() if x.startswith("BENCH "))
@@ -183,64 +194,66 @@ SERVER_BUSY_FLOOR = 0.5
 CLIENT_SATURATED = 0.9
 
 
-def compare(
+def run(
+    target: Target,
     body: bytes,
-    response: bytes,
-    path: str,
     *,
-    workers: tuple[int, ...],
+    chart: str,
+    workers: int,
     concurrency: int,
     duration_s: float,
     max_requests: int,
     tool: str = "auto",
-) -> list[LoadResult]:
-    """The service and the bare endpoint, each under the same load, at each worker count."""
-    # Imported here so `bench.http_load` stays importable for the load generator alone.
-    from bench.bare import PARSE_ENV, RESPONSE_ENV
-    from bench.servers import uvicorn_server
+) -> LoadResult:
+    """One target served on its own, checked to answer 200, then loaded; the server's CPU and
+    log lines over the load are read from outside it."""
+    with server(
+        target.command(workers), workers=workers, env=target.env, ready_path=target.ready_path
+    ) as running:
+        url = running.base + target.path
+        check = httpx.post(
+            url, content=body, headers={"content-type": "application/json"}, timeout=60.0
+        )
+        if check.status_code != 200:
+            raise RuntimeError(
+                f"{target.name} answered {check.status_code} at {url}: {check.text[:300]}"
+            )
+        cpu_before = running.cpu_by_process()
+        lines_before = running.log_lines()
+        result = load(
+            url,
+            body,
+            target=target.name,
+            workers=workers,
+            concurrency=concurrency,
+            duration_s=duration_s,
+            max_requests=max_requests,
+            tool=tool,
+        )
+        cpu_after = running.cpu_by_process()
+        lines = running.log_lines() - lines_before
+    used = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
+    cpu = sum(used.values())
+    served = result.requests or None
+    return replace(
+        result,
+        chart=chart,
+        server_cpu_ms=cpu * 1000 / served if served and cpu else None,
+        busiest_worker_share=_busiest_share(used, running.pid) if workers > 1 else None,
+        log_lines_per_request=round(lines / served, 2) if served else None,
+    )
 
-    results = []
-    with tempfile.TemporaryDirectory(prefix="bench-bare-") as tmp:
-        response_path = Path(tmp) / "response.json"
-        response_path.write_bytes(response)
-        targets = {
-            # As `plp-cds serve` runs it (start-up objects frozen out of the collector).
-            "service": ("cds.app:create_served_app", {}),
-            "bare": ("bench.bare:app", {RESPONSE_ENV: str(response_path)}),
-            "bare+json": (
-                "bench.bare:app",
-                {RESPONSE_ENV: str(response_path), PARSE_ENV: "1"},
-            ),
-        }
-        for count in workers:
-            for name, (app, env) in targets.items():
-                factory = name == "service"
-                with uvicorn_server(app, workers=count, factory=factory, env=env) as server:
-                    url = server.base + path
-                    check = httpx.post(url, content=body, timeout=30.0)
-                    if check.status_code != 200:
-                        raise RuntimeError(f"{name} answered {check.status_code} at {url}")
-                    cpu_before = server.cpu_seconds()
-                    result = load(
-                        url,
-                        body,
-                        target=name,
-                        workers=count,
-                        concurrency=concurrency,
-                        duration_s=duration_s,
-                        max_requests=max_requests,
-                        tool=tool,
-                    )
-                    cpu = server.cpu_seconds() - cpu_before
-                    cpu_ms = cpu * 1000 / result.requests if result.requests and cpu else None
-                    results.append(replace(result, server_cpu_ms=cpu_ms))
-    return results
+
+def _busiest_share(used: dict[int, float], supervisor: int) -> float | None:
+    workers = [cpu for pid, cpu in used.items() if pid != supervisor]
+    total = sum(workers)
+    return round(max(workers) / total, 2) if total > 0 else None
 
 
 def verdict(results: list[LoadResult]) -> dict[str, Any]:
     """Service against bare on one worker: the issue's HTTP targets, judged only when the
     bare server, not the load client, set the pace."""
-    by_key = {(r.target, r.workers): r for r in results}
+    by_key = {(r.target, r.workers): r for r in results if r.chart == "typical"}
     service, bare = by_key.get(("service", 1)), by_key.get(("bare", 1))
     if service is None or bare is None:
         return {"measured": False}

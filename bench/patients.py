@@ -6,6 +6,7 @@ prefetch with searchset Bundles and `Type/id` references, so the builder rewrite
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -16,7 +17,8 @@ import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-SYNTHEA = SHARED / "testdata" / "synthea-r4-bundles"
+# BENCH_SYNTHEA names another folder of bundles, e.g. for a work tree not beside shared/.
+SYNTHEA = Path(os.environ.get("BENCH_SYNTHEA") or SHARED / "testdata" / "synthea-r4-bundles")
 # Where a reader without the shared folder gets the charts the benchmark is built on.
 SYNTHEA_SOURCE = "https://github.com/smart-on-fhir/generated-sample-data (R4/SYNTHEA/*.json)"
 BASE_PATIENT = "Fletcher_Hyatt"  # the bundle with the most MedicationRequests
