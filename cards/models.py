@@ -3,11 +3,12 @@ left out when the response is written, so no empty or null field ever leaves the
 
 from __future__ import annotations
 
-import uuid
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cards.uuids import random_uuid
 
 
 class _Wire(BaseModel):
@@ -35,7 +36,7 @@ class Action(_Wire):
 
 class Suggestion(_Wire):
     label: str
-    uuid: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    uuid: str = Field(default_factory=random_uuid)
     isRecommended: bool | None = None
     actions: list[Action] | None = None
 
@@ -53,7 +54,7 @@ class Indicator(StrEnum):
 
 
 class Card(_Wire):
-    uuid: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    uuid: str = Field(default_factory=random_uuid)
     summary: str = Field(max_length=139)
     detail: str | None = None
     indicator: Indicator
