@@ -12,9 +12,9 @@ sequence's sum.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from facts.dose import DailyDose, UnknownDose, fmt
 from fhir_mappings.json_access import JsonObject, number, obj, objs, text
 
 MG_PER_UNIT: dict[str, float] = {"mg": 1.0, "g": 1000.0, "mcg": 0.001, "ug": 0.001, "µg": 0.001}
@@ -84,21 +84,6 @@ TIMING_CODES: dict[str, float] = {
     "WK": 1 / 7,
     "MO": 1 / 30,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class DailyDose:
-    mg_per_day: float
-    arithmetic: str
-
-
-@dataclass(frozen=True, slots=True)
-class UnknownDose:
-    reason: str
-
-
-def fmt(value: float) -> str:
-    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 def daily_dose(dosage: Any, strength_mg: float | None) -> DailyDose | UnknownDose:

@@ -17,7 +17,14 @@ from typing import Any
 
 import orjson
 
-from fhir_mappings.dose import DailyDose, UnknownDose, daily_dose
+from facts.classes import TherapyClass
+from facts.dose import DailyDose, UnknownDose
+from facts.medications import (
+    CURRENT_STATUSES,
+    Interval,
+    MedicationFact,
+)
+from fhir_mappings.dose import daily_dose
 from fhir_mappings.json_access import (
     JsonObject,
     codings,
@@ -40,13 +47,7 @@ from fhir_mappings.terminology import (
     TEXT_NAMES,
     ClinicalDrug,
     Form,
-    TherapyClass,
 )
-
-# Statuses and intents per GUIDELINE §3 ("tried" and "current").
-TRIED_STATUSES = frozenset({"active", "on-hold", "completed", "stopped"})
-CURRENT_STATUSES = frozenset({"active", "on-hold"})
-NOT_AN_ORDER_INTENTS = frozenset({"proposal", "option"})
 
 # Words for a preparation applied to the skin for a local effect. "Transdermal" is not here:
 # a transdermal system (fentanyl, buprenorphine) is absorbed systemically.
@@ -62,46 +63,6 @@ _STRENGTH_FACTOR = {"mg": 1.0, "g": 1000.0, "mcg": 0.001, "µg": 0.001, "ug": 0.
 _TOPICAL_COMPOUND_PARTS = frozenset({"ketamine"}) | {
     name for name, i in INGREDIENTS.items() if i.therapy_class is TherapyClass.TCA
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """When an order was in use; None on a side means open (unknown start, still running)."""
-
-    start: date | None
-    end: date | None
-
-
-@dataclass(frozen=True, slots=True)
-class MedicationFact:
-    reference: str
-    label: str
-    ingredients: tuple[str, ...]
-    classes: frozenset[TherapyClass]
-    topical: bool
-    status: str
-    intent: str | None
-    in_use: Interval | None
-    dose: DailyDose | UnknownDose
-    rxnorm_code: str | None = None
-    # The active order a revised draft replaces (MedicationRequest.priorPrescription).
-    replaces: str | None = None
-
-    @property
-    def counts_as_order(self) -> bool:
-        return self.intent not in NOT_AN_ORDER_INTENTS
-
-    @property
-    def tried(self) -> bool:
-        return self.counts_as_order and self.status in TRIED_STATUSES
-
-    @property
-    def current(self) -> bool:
-        return self.counts_as_order and self.status in CURRENT_STATUSES
-
-    @property
-    def systemic_tca(self) -> bool:
-        return TherapyClass.TCA in self.classes and not self.topical
 
 
 @dataclass(slots=True)
@@ -151,6 +112,11 @@ def medication_fact(
         dose=_dose(order, identity, strength),
         rxnorm_code=identity.rxnorm_code,
         replaces=text(obj(order.get("priorPrescription")).get("reference")),
+        amines=frozenset(
+            amine
+            for i in identity.ingredients
+            if i in INGREDIENTS and (amine := INGREDIENTS[i].amine) is not None
+        ),
     )
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from fhir_mappings.dose import DailyDose, UnknownDose, daily_dose
+from facts.dose import DailyDose, UnknownDose
+from fhir_mappings.dose import daily_dose
 from fhir_mappings.medications import medication_fact
 from tests.fhir import dosage, med
 

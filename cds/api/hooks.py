@@ -13,9 +13,11 @@ from cds.api.errors import ServiceError, validation_failed
 from cds.api.models import HookRequest, OrderSelectContext, OrderSignContext, PatientContext
 from cds.api.services import Hook, Service
 from cds.fhir.patient_data import Fallback, Resolver, gather
-from fhir_mappings.facts import PatientFacts, medication_facts, patient_facts
-from fhir_mappings.medications import MedicationFact
-from fhir_mappings.orders import SplintOrder, splint_order
+from facts.medications import MedicationFact
+from facts.orders import SplintOrder
+from facts.patient import PatientFacts
+from fhir_mappings.facts import medication_facts, patient_facts
+from fhir_mappings.orders import splint_order
 from fhir_mappings.resources import ResourceSet, collect
 from guideline.ladder import assess
 from guideline.precautions import ON_CHART_OPEN, ON_ORDER, Orders, evaluate
