@@ -193,30 +193,39 @@ def _http(args: argparse.Namespace, charts: dict[str, Chart], app: Any) -> dict[
         response = Path(tmp) / "response.json"
         response.write_bytes(asyncio.run(answer()))
         ours = [targets.service(), targets.parse_only()]
-        # The typical chart at every worker count; peers and the large chart on one worker,
-        # since CPU per request does not depend on the worker count.
-        plan = [("typical", n, t) for n in workers for t in [*ours, targets.bare(response)]]
-        plan += [("typical", 1, t) for t in found.targets]
-        plan += [("large", 1, t) for t in [*ours, *found.targets]]
+        # The typical chart at every worker count; the peers and the large chart on one
+        # worker, since CPU per request does not depend on the worker count.
+        groups = [
+            ("typical", n, [*ours, targets.bare(response), *(found.targets if n == 1 else [])])
+            for n in workers
+        ]
+        groups.append(("large", 1, [*ours, *found.targets]))
+        rounds = http_load.rounds_for(args.http_seconds)
         runs, failures = [], []
-        for chart_name, count, target in plan:
-            _say(f"http {chart_name} {target.name}, {count} worker(s), {args.http_seconds} s")
+        for chart_name, count, group in groups:
+            names = ", ".join(t.name for t in group)
+            _say(
+                f"http {chart_name}, {count} worker(s): {names}; {rounds} rounds, "
+                f"{args.http_seconds} s each in all"
+            )
             try:
-                runs.append(
-                    http_load.run(
-                        target,
-                        bodies[chart_name],
-                        chart=chart_name,
-                        workers=count,
-                        concurrency=args.concurrency,
-                        duration_s=args.http_seconds,
-                        max_requests=1_000_000,
-                        tool=args.load_tool,
-                    )
+                measured, failed = http_load.run_group(
+                    group,
+                    bodies[chart_name],
+                    chart=chart_name,
+                    workers=count,
+                    concurrency=args.concurrency,
+                    duration_s=args.http_seconds,
+                    max_requests=1_000_000,
+                    tool=args.load_tool,
+                    rounds=rounds,
                 )
             except Exception as error:
-                _say(f"{target.name} failed: {type(error).__name__}: {error}")
-                failures.append(f"{chart_name} {target.name} ({count}): {error}")
+                _say(f"{chart_name} ({count}) failed: {type(error).__name__}: {error}")
+                failures.append(f"{chart_name} ({count} workers): {error}")
+                continue
+            runs += measured
+            failures += failed
     rows = overhead.overheads(runs)
     return {
         "runs": [r.to_json() for r in runs],

@@ -13,14 +13,15 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass, replace
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
-from bench.servers import server
+from bench.servers import Server, server
 from bench.stats import median, percentile
 from bench.targets import Target
 
@@ -194,8 +195,61 @@ SERVER_BUSY_FLOOR = 0.5
 CLIENT_SATURATED = 0.9
 
 
-def run(
-    target: Target,
+@dataclass(slots=True)
+class _Tally:
+    """One target's rounds, added up."""
+
+    target: str
+    rounds: list[LoadResult] = field(default_factory=list)
+    cpu_by_process: dict[int, float] = field(default_factory=dict)
+    log_lines: int = 0
+
+    def add(self, result: LoadResult, cpu: dict[int, float], log_lines: int) -> None:
+        self.rounds.append(result)
+        for pid, seconds in cpu.items():
+            self.cpu_by_process[pid] = self.cpu_by_process.get(pid, 0.0) + seconds
+        self.log_lines += log_lines
+
+    def result(self, chart: str, workers: int, supervisor: int) -> LoadResult:
+        rounds = self.rounds
+        requests = sum(r.requests for r in rounds)
+        duration = sum(r.duration_s for r in rounds)
+        cpu = sum(self.cpu_by_process.values())
+        client = [r.client_cpu_share for r in rounds if r.client_cpu_share is not None]
+        return LoadResult(
+            target=self.target,
+            workers=workers,
+            tool=rounds[0].tool,
+            concurrency=rounds[0].concurrency,
+            duration_s=round(duration, 2),
+            requests=requests,
+            errors=sum(r.errors for r in rounds),
+            throughput_rps=requests / duration if duration else 0.0,
+            # Percentiles of separate runs do not add up: the median round's p50, and the
+            # worst round's tail.
+            p50_ms=median([r.p50_ms for r in rounds]),
+            p95_ms=max(r.p95_ms for r in rounds),
+            p99_ms=max(r.p99_ms for r in rounds),
+            server_cpu_ms=cpu * 1000 / requests if requests and cpu else None,
+            client_cpu_share=sum(client) / len(client) if client else None,
+            chart=chart,
+            busiest_worker_share=(
+                _busiest_share(self.cpu_by_process, supervisor) if workers > 1 else None
+            ),
+            log_lines_per_request=round(self.log_lines / requests, 2) if requests else None,
+        )
+
+
+SETTLE_S = 0.5
+
+
+def rounds_for(duration_s: float) -> int:
+    """Rounds of at least two seconds each (wrk counts whole seconds), at most five."""
+    return max(1, min(5, int(duration_s // 2)))
+
+
+def run_group(
+    targets: list[Target],
     body: bytes,
     *,
     chart: str,
@@ -204,44 +258,63 @@ def run(
     duration_s: float,
     max_requests: int,
     tool: str = "auto",
-) -> LoadResult:
-    """One target served on its own, checked to answer 200, then loaded; the server's CPU and
-    log lines over the load are read from outside it."""
-    with server(
-        target.command(workers), workers=workers, env=target.env, ready_path=target.ready_path
-    ) as running:
-        url = running.base + target.path
-        check = httpx.post(
-            url, content=body, headers={"content-type": "application/json"}, timeout=60.0
-        )
-        if check.status_code != 200:
-            raise RuntimeError(
-                f"{target.name} answered {check.status_code} at {url}: {check.text[:300]}"
-            )
-        cpu_before = running.cpu_by_process()
-        lines_before = running.log_lines()
-        result = load(
-            url,
-            body,
-            target=target.name,
-            workers=workers,
-            concurrency=concurrency,
-            duration_s=duration_s,
-            max_requests=max_requests,
-            tool=tool,
-        )
-        cpu_after = running.cpu_by_process()
-        lines = running.log_lines() - lines_before
-    used = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
-    cpu = sum(used.values())
-    served = result.requests or None
-    return replace(
-        result,
-        chart=chart,
-        server_cpu_ms=cpu * 1000 / served if served and cpu else None,
-        busiest_worker_share=_busiest_share(used, running.pid) if workers > 1 else None,
-        log_lines_per_request=round(lines / served, 2) if served else None,
-    )
+    rounds: int = 1,
+) -> tuple[list[LoadResult], list[str]]:
+    """Targets served side by side, each checked to answer 200, then loaded in turn, round
+    after round: a neighbour's load that comes and goes weighs on them all alike, so their
+    ratios hold on a shared machine. Each gets `duration_s` in all; its CPU and log lines
+    are read from outside the server, over its own turns only.
+
+    Returns the results and, for a target that did not start or answer, why.
+    """
+    failures = []
+    with ExitStack() as stack:
+        running: list[tuple[Target, Server]] = []
+        for target in targets:
+            try:
+                started = stack.enter_context(
+                    server(
+                        target.command(workers),
+                        workers=workers,
+                        env=target.env,
+                        ready_path=target.ready_path,
+                    )
+                )
+                _check(target, started.base + target.path, body)
+            except Exception as error:
+                failures.append(f"{chart} {target.name} ({workers} workers): {error}")
+                continue
+            running.append((target, started))
+        tallies = {target.name: _Tally(target.name) for target, _ in running}
+        for _ in range(rounds):
+            for target, started in running:
+                cpu_before = started.cpu_by_process()
+                lines_before = started.log_lines()
+                result = load(
+                    started.base + target.path,
+                    body,
+                    target=target.name,
+                    workers=workers,
+                    concurrency=concurrency,
+                    duration_s=duration_s / rounds,
+                    max_requests=max_requests,
+                    tool=tool,
+                )
+                # Work a call leaves behind (the cards it queued for recording) is its own.
+                time.sleep(SETTLE_S)
+                cpu_after = started.cpu_by_process()
+                used = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
+                tallies[target.name].add(result, used, started.log_lines() - lines_before)
+        results = [
+            tallies[target.name].result(chart, workers, started.pid) for target, started in running
+        ]
+    return results, failures
+
+
+def _check(target: Target, url: str, body: bytes) -> None:
+    check = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=60)
+    if check.status_code != 200:
+        raise RuntimeError(f"{target.name} answered {check.status_code}: {check.text[:300]}")
 
 
 def _busiest_share(used: dict[int, float], supervisor: int) -> float | None:

@@ -141,3 +141,24 @@ def test_the_fhir_resources_peer_validates_and_decides() -> None:
         del request["prefetch"]["conditions"]["entry"][0]["resource"]["subject"]
         with pytest.raises(ValueError):
             client.post(PATH, json=request)
+
+
+def test_rounds_add_up_to_one_result_per_target() -> None:
+    from bench.http_load import _Tally, rounds_for
+
+    assert [rounds_for(s) for s in (1.0, 3.0, 4.0, 10.0, 60.0)] == [1, 1, 2, 5, 5]
+    tally = _Tally("service")
+    first = run("service", 0.0)
+    second = run("service", 0.0)
+    tally.add(first, {100: 0.1, 101: 0.9}, log_lines=2000)
+    tally.add(second.__class__(**{**second.to_json(), "p50_ms": 3.0, "p99_ms": 9.0}),
+              {100: 0.0, 101: 0.4, 102: 0.6}, log_lines=2000)  # fmt: skip
+    result = tally.result("typical", workers=2, supervisor=100)
+    assert result.requests == 2000
+    assert result.duration_s == 20.0
+    assert result.throughput_rps == 100.0
+    assert result.server_cpu_ms == pytest.approx(1.0)  # 2.0 s of CPU over 2,000 requests
+    assert result.p50_ms == 2.0  # the median of the rounds' p50s (1.0, 3.0)
+    assert result.p99_ms == 9.0  # the worst round's tail
+    assert result.busiest_worker_share == pytest.approx(0.68)  # 1.3 of 1.9 s, not the supervisor
+    assert result.log_lines_per_request == 2.0
