@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.worker_profile", description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0, help="default: %(default)s")
     parser.add_argument("--chart", choices=("typical", "large"), default="typical")
-    parser.add_argument("--rate", type=int, default=250, help="samples/s (default: %(default)s)")
+    parser.add_argument("--rate", type=int, default=100, help="samples/s (default: %(default)s)")
     args = parser.parse_args(argv)
     missing = [tool for tool in ("py-spy", "wrk") if shutil.which(tool) is None]
     if missing:
