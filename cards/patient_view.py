@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cards import catalog
+from cards.markdown import escape_markdown
 from cards.models import Action, Card, Indicator, Suggestion
 from cards.precautions import RENDER
 from cards.source import source
@@ -119,7 +120,7 @@ def _detail(facts: PatientFacts, assessment: Assessment, findings: list[Finding]
             + ". The guideline suggests considering an SNRI as the alternative to a TCA."
         )
     unknown = [
-        f"{order_line(m)}: {m.dose.reason}"
+        f"{order_line(m)}: {escape_markdown(m.dose.reason)}"
         for f in findings
         if f.rule is Rule.TCA_DOSE_UNKNOWN
         for m in f.orders

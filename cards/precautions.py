@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from cards.markdown import escape_markdown
 from cards.models import Action, Card, Indicator, Suggestion
 from cards.source import override_reasons, source
 from cards.wording import bullets, condition_line, order_line
@@ -45,7 +46,7 @@ def tca_heart(finding: Finding) -> Card:
 
 def tca_dose(finding: Finding) -> Card:
     total = finding.total_mg_per_day or 0.0
-    lines = [f"{order_line(m)}: {dose.arithmetic}" for m, dose in finding.doses]
+    lines = [f"{order_line(m)}: {escape_markdown(dose.arithmetic)}" for m, dose in finding.doses]
     return Card(
         summary=f"TCA total {fmt(total)} mg/day is above the {fmt(TCA_DAILY_LIMIT_MG)} mg/day "
         "the guideline prefers",
@@ -64,7 +65,7 @@ def tca_dose(finding: Finding) -> Card:
 
 def tca_dose_unknown(finding: Finding, *, at_signing: bool) -> Card:
     reasons = [
-        f"{order_line(m)}: {m.dose.reason}"
+        f"{order_line(m)}: {escape_markdown(m.dose.reason)}"
         for m in finding.orders
         if isinstance(m.dose, UnknownDose)
     ]
@@ -141,7 +142,9 @@ RENDER: dict[Rule, Callable[[Finding], Card]] = {
 
 def splinting(finding: Finding) -> Card:
     on_limb = finding.severity.value == "warning"
-    orders = bullets(f"{s.label} ({s.reference})" for s in finding.splints)
+    orders = bullets(
+        f"{escape_markdown(s.label)} ({escape_markdown(s.reference)})" for s in finding.splints
+    )
     advice = (
         "The guideline advises against splinting the residual limb: it increases focus on "
         "the limb and deconditions its muscles."

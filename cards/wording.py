@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from cards.markdown import escape_markdown
 from facts.classes import TherapyClass
 from facts.conditions import ConditionFact
 from facts.medications import MedicationFact
@@ -22,11 +23,12 @@ REASSESS = "Reassess pain and quality of life regularly to guide changes."
 
 
 def order_line(medication: MedicationFact) -> str:
-    return f"{medication.label} ({medication.reference}, {medication.status})"
+    label, reference = escape_markdown(medication.label), escape_markdown(medication.reference)
+    return f"{label} ({reference}, {escape_markdown(medication.status)})"
 
 
 def condition_line(condition: ConditionFact) -> str:
-    return f"{condition.label} ({condition.reference})"
+    return f"{escape_markdown(condition.label)} ({escape_markdown(condition.reference)})"
 
 
 def bullets(lines: Iterable[str]) -> str:

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 class DailyDose:
     mg_per_day: float
     arithmetic: str
+    # The day counted is an as-needed order's maximum (maxDosePerPeriod, or the maximum per
+    # administration at the most frequent timing), larger than its schedule (GUIDELINE §4).
+    as_needed_maximum: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from cards.orders import order_cards
 from cards.patient_view import patient_view_cards
 from cds.api.errors import ServiceError, validation_failed
 from cds.api.models import HookRequest, OrderSelectContext, OrderSignContext, PatientContext
-from cds.api.services import Hook, Service
+from cds.api.services import ALLERGIES, PAIN_SCORES, Hook, Service
 from cds.fhir.patient_data import Fallback, Resolver, gather
 from facts.medications import MedicationFact
 from facts.orders import SplintOrder
@@ -19,6 +19,7 @@ from facts.patient import PatientFacts
 from fhir_mappings.facts import medication_facts, patient_facts
 from fhir_mappings.orders import splint_order
 from fhir_mappings.resources import ResourceSet, collect
+from fhir_mappings.terminology import Terminology
 from guideline.ladder import assess
 from guideline.precautions import ON_CHART_OPEN, ON_ORDER, Orders, evaluate
 
@@ -46,22 +47,44 @@ def parse_context(service: Service, request: HookRequest) -> PatientContext:
 
 
 async def answer(
-    service: Service, request: HookRequest, fallback: Fallback, resolve: Resolver
+    service: Service,
+    request: HookRequest,
+    fallback: Fallback,
+    resolve: Resolver,
+    terminology: Terminology | None = None,
 ) -> CdsResponse:
     context = parse_context(service, request)
-    values = await gather(request, fallback)
-    record = collect(values.values())
-    await resolve(request, record)
-    facts = patient_facts(record)
+    record, facts = await read_patient(service, request, fallback, resolve, terminology)
     if not facts.in_scope:
         return CdsResponse(cards=[])
     if not isinstance(context, OrderSignContext):
         return CdsResponse(cards=chart_cards(facts, context.patientId))
     drafts = collect([context.draftOrders.as_json()])
-    orders = orders_to_judge(facts, record, drafts, context)
+    orders = orders_to_judge(facts, record, drafts, context, terminology)
     findings = evaluate(facts, orders, ON_ORDER)
     at_signing = service.hook is Hook.ORDER_SIGN
     return CdsResponse(cards=order_cards(findings, facts, context.patientId, at_signing=at_signing))
+
+
+async def read_patient(
+    service: Service,
+    request: HookRequest,
+    fallback: Fallback,
+    resolve: Resolver,
+    terminology: Terminology | None = None,
+) -> tuple[ResourceSet, PatientFacts]:
+    """The patient's resources and facts: prefetch, else the FHIR server (`fallback`).
+    Optional data that could not be had is said to be unavailable in the facts."""
+    data = await gather(request, service.prefetch, fallback)
+    record = collect(data.values.values())
+    await resolve(request, record)
+    facts = patient_facts(
+        record,
+        terminology,
+        pain_scores_obtained=data.obtained(PAIN_SCORES.name),
+        allergies_obtained=data.obtained(ALLERGIES.name),
+    )
+    return record, facts
 
 
 def chart_cards(facts: PatientFacts, patient_id: str) -> list[Card]:
@@ -71,15 +94,25 @@ def chart_cards(facts: PatientFacts, patient_id: str) -> list[Card]:
 
 
 def orders_to_judge(
-    facts: PatientFacts, record: ResourceSet, drafts: ResourceSet, context: PatientContext
+    facts: PatientFacts,
+    record: ResourceSet,
+    drafts: ResourceSet,
+    context: PatientContext,
+    terminology: Terminology | None = None,
 ) -> Orders:
     """order-select judges the selections, with the other drafts beside them; order-sign
     judges every draft. Active orders a draft revises or replaces are not counted twice."""
-    draft_meds = medication_facts(drafts.medication_orders, record.medications | drafts.medications)
-    splints = tuple(s for s in map(splint_order, drafts.other_orders) if s is not None)
+    draft_meds = medication_facts(
+        drafts.medication_orders, record.medications | drafts.medications, terminology
+    )
+    splints = tuple(
+        s for s in (splint_order(o, terminology) for o in drafts.other_orders) if s is not None
+    )
     selected = set(context.selections) if isinstance(context, OrderSelectContext) else None
     judged = _pick(draft_meds, selected)
-    others = tuple(m for m in draft_meds if m not in judged)
+    # By identity: `m not in judged` compares every pair, quadratic in the drafts.
+    judged_ids = {id(m) for m in judged}
+    others = tuple(m for m in draft_meds if id(m) not in judged_ids)
     replaced = {m.reference for m in draft_meds} | {m.replaces for m in draft_meds if m.replaces}
     active = tuple(m for m in facts.medications if m.current and m.reference not in replaced)
     return Orders(judged=judged, alongside=others + active, splints=_pick(splints, selected))

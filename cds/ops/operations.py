@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.responses import Response
 
 from cds.api.dependencies import DatabaseDep
 from cds.api.errors import ServiceError
 from cds.api.responses import JsonResponse
+from cds.security.metrics_access import require_metrics_access
 from cds.storage.database import StorageUnavailable
 
 log = logging.getLogger("cds.ops.operations")
@@ -39,6 +40,6 @@ async def readyz(database: DatabaseDep) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-@router.get("/metrics")
+@router.get("/metrics", dependencies=[Depends(require_metrics_access)])
 async def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

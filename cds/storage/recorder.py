@@ -36,7 +36,9 @@ def rule_of(card: Card) -> str:
     return card.source.topic.code if card.source.topic else UNKNOWN_RULE
 
 
-def emitted(service_id: str, cards: Sequence[Card], at: datetime) -> list[EmittedCard]:
+def emitted(
+    service_id: str, cards: Sequence[Card], at: datetime, issuer: str | None = None
+) -> list[EmittedCard]:
     return [
         EmittedCard(
             card_uuid=card.uuid,
@@ -45,6 +47,9 @@ def emitted(service_id: str, cards: Sequence[Card], at: datetime) -> list[Emitte
             indicator=card.indicator.value,
             summary=card.summary,
             emitted_at=at,
+            # Feedback is taken only from this issuer, with one of these reasons.
+            issuer=issuer,
+            override_reasons=tuple(reason.code for reason in card.overrideReasons or ()),
         )
         for card in cards
     ]
@@ -66,14 +71,14 @@ class CardRecorder:
         """Hook calls whose cards are queued or being written."""
         return len(self._queue) + self._writing
 
-    def submit(self, service_id: str, cards: Sequence[Card]) -> None:
+    def submit(self, service_id: str, cards: Sequence[Card], issuer: str | None = None) -> None:
         if not cards:
             return
         if len(self._queue) >= MAX_QUEUED:
             CARD_RECORD_FAILURES.inc()
             log.warning("cards not recorded: too many writes pending", extra={"cards": len(cards)})
             return
-        self._queue.append(emitted(service_id, cards, datetime.now(UTC)))
+        self._queue.append(emitted(service_id, cards, datetime.now(UTC), issuer))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
 
@@ -110,10 +115,16 @@ class CardRecorder:
         await asyncio.wait({self._writer}, timeout=limit)
 
 
-def after_hook(recorder: CardRecorder | None, service_id: str, cards: Sequence[Card]) -> None:
-    """Count the cards and queue their record; the hook answers whatever happens here."""
+def after_hook(
+    recorder: CardRecorder | None,
+    service_id: str,
+    cards: Sequence[Card],
+    issuer: str | None = None,
+) -> None:
+    """Count the cards and queue their record (with the `issuer` they were sent to); the
+    hook answers whatever happens here."""
     for card in cards:
         CARDS.labels(rule=rule_of(card), indicator=card.indicator.value).inc()
     hook_log.info("hook answered", extra={"service": service_id, "cards": len(cards)})
     if recorder is not None:
-        recorder.submit(service_id, cards)
+        recorder.submit(service_id, cards, issuer)
