@@ -192,7 +192,7 @@ def _http(args: argparse.Namespace, charts: dict[str, Chart], app: Any) -> dict[
     with tempfile.TemporaryDirectory(prefix="bench-bare-") as tmp:
         response = Path(tmp) / "response.json"
         response.write_bytes(asyncio.run(answer()))
-        ours = [targets.service(), targets.parse_only()]
+        ours = [targets.service(), targets.parse_only(), targets.parse_only_h11()]
         # The typical chart at every worker count; the peers and the large chart on one
         # worker, since CPU per request does not depend on the worker count.
         groups = [

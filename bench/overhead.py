@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.http_load import LoadResult
-from bench.targets import BARE, PARSE_ONLY, SERVICE
+from bench.targets import BARE, PARSE_ONLY, PARSE_ONLY_H11, SERVICE
 
 # Issue 15: the service, with its default settings, at most 2× parse-only on the typical chart.
 TARGET_RATIO = 2.0
@@ -62,7 +62,9 @@ def overheads(runs: list[LoadResult]) -> list[Overhead]:
                 run.target,
                 run.server_cpu_ms,
                 floor.server_cpu_ms,
-                None if run.target in (SERVICE, BARE) or service is None else service.server_cpu_ms,
+                None
+                if run.target in (SERVICE, BARE, PARSE_ONLY_H11) or service is None
+                else service.server_cpu_ms,
             )
         )
     return rows

@@ -73,14 +73,18 @@ def uvicorn_command(
     factory: bool = False,
     logs: bool = False,
     python: str = sys.executable,
+    http: str | None = None,
 ) -> Command:
-    """`python -m uvicorn app`; without `logs`, at warning level with no access log."""
+    """`python -m uvicorn app`; without `logs`, at warning level with no access log; `http`
+    picks uvicorn's HTTP implementation (default: its own choice, httptools when present)."""
 
     def command(port: int) -> list[str]:
         argv = [python, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(port)]
         argv += ["--workers", str(workers)]
         if not logs:
             argv += ["--log-level", "warning", "--no-access-log"]
+        if http is not None:
+            argv += ["--http", http]
         if factory:
             argv.append("--factory")
         return argv

@@ -14,6 +14,7 @@ from bench.servers import Command, served_command, uvicorn_command
 
 SERVICE = "service"
 PARSE_ONLY = "parse-only"
+PARSE_ONLY_H11 = "parse-only (h11)"
 BARE = "bare"
 
 
@@ -54,6 +55,17 @@ def parse_only() -> Target:
         PARSE_ONLY,
         HOOK_PATHS["patient-view"],
         lambda workers: uvicorn_command("bench.parse_only:app", workers=workers),
+        dict(os.environ),
+    )
+
+
+def parse_only_h11() -> Target:
+    """The same endpoint on uvicorn's pure-Python h11 parser, which `plp-cds serve` runs on
+    for its header limit: what that choice costs, apart from the service."""
+    return Target(
+        PARSE_ONLY_H11,
+        HOOK_PATHS["patient-view"],
+        lambda workers: uvicorn_command("bench.parse_only:app", workers=workers, http="h11"),
         dict(os.environ),
     )
 

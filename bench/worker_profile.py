@@ -50,8 +50,11 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "thread hops (sync dependencies)",
         ("anyio/", "concurrent/futures", "threading.py", "queue.py"),
     ),
+    (
+        "uvicorn (HTTP parsing), event loop",
+        ("uvicorn/", "httptools", "h11", "asyncio/", "uvloop", "cds/ops/server.py"),
+    ),
     ("FastAPI/Starlette routing, middleware", ("fastapi/", "starlette/", "cds/")),
-    ("uvicorn, httptools, event loop", ("uvicorn/", "httptools", "h11", "asyncio/", "uvloop")),
 )
 OTHER = "other"
 _FRAME = re.compile(r"^(?P<function>\S+) \((?P<where>[^)]*)\)$")

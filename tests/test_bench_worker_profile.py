@@ -34,7 +34,7 @@ def test_each_sample_goes_to_the_part_that_spent_it(innermost: str, slice_: str)
 
 
 def test_the_server_and_event_loop_own_what_no_part_claims() -> None:
-    assert classify(["Runner.run (asyncio/runners.py:118)"]) == "uvicorn, httptools, event loop"
+    assert classify(["Runner.run (asyncio/runners.py:118)"]) == "uvicorn (HTTP parsing), event loop"
     assert classify(["<module> (<string>:1)"]) == "other"
 
 
@@ -45,9 +45,16 @@ def test_raw_output_is_counted_per_slice_and_split_by_cpu() -> None:
         "",
     ]
     slices = parse_raw(lines)
-    assert slices == {"orjson parse": 3, "uvicorn, httptools, event loop": 1}
+    assert slices == {"orjson parse": 3, "uvicorn (HTTP parsing), event loop": 1}
     rows = split(slices, cpu_ms_per_request=2.0)
     assert [(r.name, r.share, r.ms_per_request) for r in rows] == [
         ("orjson parse", 0.75, 1.5),
-        ("uvicorn, httptools, event loop", 0.25, 0.5),
+        ("uvicorn (HTTP parsing), event loop", 0.25, 0.5),
     ]
+
+
+def test_the_services_own_http_protocol_counts_as_the_server() -> None:
+    guarded = "GuardedH11Protocol.data_received (cds/ops/server.py:96)"
+    assert classify(["Runner.run (asyncio/runners.py:118)", guarded]) == (
+        "uvicorn (HTTP parsing), event loop"
+    )
