@@ -290,10 +290,16 @@ def hook_request(
     chart_: Chart,
     hook: str,
     *,
-    prefetch_keys: tuple[str, ...] = ("patient", "conditions", "medications"),
+    prefetch_keys: tuple[str, ...] | None = None,
     fhir_server: str | None = None,
 ) -> Json:
-    """A CDS Hooks request for one hook; prefetch may be trimmed to force the fallback."""
+    """A CDS Hooks request for one hook, with every prefetch key its service declares (no
+    allergies and no pain scores on file: empty searchsets, as an EHR sends them); prefetch
+    may be trimmed to force the fallback."""
+    if prefetch_keys is None:
+        prefetch_keys = ("patient", "conditions", "medications", "allergies")
+        if hook == "patient-view":
+            prefetch_keys += ("painScores",)
     ref = f"Patient/{chart_.patient_id}"
     context: Json = {"userId": "Practitioner/bench", "patientId": chart_.patient_id}
     if hook in ("order-select", "order-sign"):
@@ -304,6 +310,8 @@ def hook_request(
         "patient": chart_.patient,
         "conditions": searchset(chart_.conditions),
         "medications": searchset(chart_.medications),
+        "allergies": searchset([]),
+        "painScores": searchset([]),
     }
     request: Json = {
         "hook": hook,
