@@ -105,7 +105,7 @@ def add_bundle(found: ResourceSet, bundle: JsonObject) -> None:
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         resource_type = resource.get("resourceType") if isinstance(resource, dict) else None
-        if not isinstance(resource_type, str):
+        if not isinstance(resource, dict) or not isinstance(resource_type, str):
             found.skipped += 1
             log.warning("bundle entry %d skipped: no resource with a resourceType", index)
             continue
