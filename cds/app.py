@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from cards.catalog import catalog
 from cds.api import feedback
 from cds.api.errors import ServiceError, operation_outcome, validation_failed
 from cds.api.responses import JsonResponse
@@ -36,6 +37,9 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     """The app for `settings` (default: the environment). `freeze_gc` is for a server
     process only: start-up objects are moved out of the collector's reach once started."""
     settings = settings or Settings()
+    # The suggestion catalogue is read and every template validated once, here: a faulty
+    # one stops start-up rather than a hook call.
+    catalog()
     runtime = Runtime(
         settings=settings,
         verifier=build_verifier(settings),

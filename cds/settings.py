@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = None
     cds_redis_prefix: str = Field(default="plp-cds:", description="Prefix of every Redis key.")
+    cds_reassessment_interval_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days after the last pain score before patient-view prompts a reassessment.",
+    )
     cds_log_level: LogLevel = "INFO"
     # OpenTelemetry tracing, exported over OTLP/HTTP as the OTEL_* variables say; needs the
     # optional extra: pip install 'plp-cds[otel]'.

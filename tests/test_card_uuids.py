@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import uuid
 
-from cards.models import Card, Indicator, Source, Suggestion
+from cards.models import Card, Source, Suggestion
 from cards.uuids import random_uuid
+from guideline.findings import Severity
 
 
 def test_uuids_are_random_version_4_in_canonical_form() -> None:
@@ -24,7 +25,7 @@ def test_uuids_are_random_version_4_in_canonical_form() -> None:
 
 def test_cards_and_suggestions_get_their_own_uuids() -> None:
     source = Source(label="guideline")
-    cards = [Card(summary="s", indicator=Indicator.INFO, source=source) for _ in range(3)]
+    cards = [Card(summary="s", indicator=Severity.INFO, source=source) for _ in range(3)]
     suggestions = [Suggestion(label="l") for _ in range(3)]
     uuids = [c.uuid for c in cards] + [s.uuid for s in suggestions]
     assert len(set(uuids)) == 6

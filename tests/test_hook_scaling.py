@@ -16,6 +16,7 @@ from cds.api.hooks import answer
 from cds.api.models import HookRequest
 from cds.api.services import SERVICES
 from cds.fhir.patient_data import no_resolution, prefetch_only
+from cds.settings import Settings
 from tests.fhir import SERVICE_IDS, bundle, condition, dosage, hook_request, med, plp
 
 NORTRIPTYLINE_10MG = "198045"
@@ -47,7 +48,7 @@ def calls(hook: str, drafts: int, resources: int) -> int:
     service = SERVICES[SERVICE_IDS[hook]]
     profile = cProfile.Profile()
     profile.enable()
-    response = asyncio.run(answer(service, body, prefetch_only, no_resolution))
+    response = asyncio.run(answer(service, body, prefetch_only, no_resolution, Settings()))
     profile.disable()
     assert response.cards
     return pstats.Stats(profile).total_calls  # type: ignore[attr-defined, no-any-return]

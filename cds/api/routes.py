@@ -45,7 +45,12 @@ async def call_service(
     hook_instance.set(hook_request.hookInstance)
     with HOOK_LATENCY.labels(service=service.id).time():
         response = await answer(
-            service, hook_request, patient_data.fallback, patient_data.resolve, terminology
+            service,
+            hook_request,
+            patient_data.fallback,
+            patient_data.resolve,
+            settings,
+            terminology,
         )
     after_hook(recorder, service.id, response.cards, issuer=caller_issuer(request))
     return JsonResponse(response.to_json())

@@ -6,16 +6,17 @@ from collections.abc import Sequence
 
 import pytest
 
-from cards.models import Card, Indicator
+from cards.models import Card
 from cards.source import source
 from cds.storage.recorder import MAX_BATCH, CardRecorder
 from cds.storage.records import EmittedCard
 from cds.storage.store import Store
+from guideline.findings import Severity
 
 
 def cards(count: int) -> list[Card]:
     return [
-        Card(summary="TCA dose check", indicator=Indicator.INFO, source=source("tca-dose"))
+        Card(summary="TCA dose check", indicator=Severity.INFO, source=source("tca-dose"))
         for _ in range(count)
     ]
 
