@@ -89,11 +89,6 @@ RESIDUAL_LIMB = "residual-limb"
 NEGATION_BEFORE = "negation-before"
 NEGATION_AFTER = "negation-after"
 
-# Version 1's coarse heart classes are no longer produced (GUIDELINE v2 §4 grades findings).
-RETIRED_CONDITION_CLASSES = frozenset(
-    {ConditionClass.CARDIAC_DISEASE, ConditionClass.CONDUCTION_ABNORMALITY}
-)
-
 
 class Form(StrEnum):
     UNIT_DOSE = "unit-dose"  # tablet or capsule: a count of them times the strength is a dose
@@ -299,9 +294,7 @@ class _Vocabulary:
     """The concepts each table may name."""
 
     def __init__(self, ingredients: Mapping[str, Ingredient]) -> None:
-        self.conditions = frozenset(
-            {c.value for c in ConditionClass if c not in RETIRED_CONDITION_CLASSES} | {REMISSION}
-        )
+        self.conditions = frozenset({c.value for c in ConditionClass} | {REMISSION})
         self.medications = frozenset(
             set(ingredients) | {f"{CLASS_PREFIX}{t.value}" for t in TherapyClass} | PRODUCT_WORDS
         )

@@ -164,11 +164,12 @@ def test_heart_risk_and_opioid_use_disorder_classes(
     assert fact is not None and fact.classes == expected
 
 
-@pytest.mark.parametrize("retired", [C.CARDIAC_DISEASE, C.CONDUCTION_ABNORMALITY])
-def test_version_1_heart_classes_are_no_longer_produced(retired: ConditionClass) -> None:
-    for code in ("I50.9", "I21.4", "I44.2", "I45.81", "I48.0", "I25.2"):
-        fact = condition_fact(condition(code))
-        assert fact is not None and retired not in fact.classes
+@pytest.mark.parametrize("retired", ["cardiac-disease", "conduction-abnormality"])
+def test_version_1_heart_classes_are_retired(retired: str) -> None:
+    # Version 1's two coarse classes are gone: every cardiac code maps to a §4 finding (above),
+    # and a site table naming a retired class is refused (test_terminology_tables).
+    with pytest.raises(ValueError, match=retired):
+        ConditionClass(retired)
 
 
 def test_unrelated_conditions_carry_no_fact() -> None:
@@ -191,11 +192,9 @@ def test_resolved_risk_factors_do_not_count() -> None:
     assert facts.risk_factors == ()
 
 
-def test_conduction_findings_are_picked_out_of_heart_conditions() -> None:
-    # `conduction` keeps version 1's grouping for the guideline until it reads the findings.
+def test_every_cardiac_finding_is_kept_with_its_own_class() -> None:
     facts = patient_facts(collect([bundle(condition("I50.9"), condition("I44.2"))]))
-    assert len(facts.heart) == 2
-    assert [c.classes for c in facts.conduction] == [{ConditionClass.AV_BLOCK_HIGH_GRADE}]
+    assert [c.classes for c in facts.heart] == [{C.HEART_FAILURE}, {C.AV_BLOCK_HIGH_GRADE}]
 
 
 # --- liveness: abatement, remission, dates (GUIDELINE §1) ----------------------------------
