@@ -18,10 +18,11 @@ sum of the steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from facts.dose import DailyDose, UnknownDose, fmt
+from fhir_mappings import fhir_dates
 from fhir_mappings.durations import DAYS_PER_UNIT, unit_days
 from fhir_mappings.json_access import JsonObject, number, obj, objs, text
 from fhir_mappings.measures import dose_units
@@ -112,27 +113,14 @@ def _days(lines: list[_Line]) -> list[list[_Line]]:
 
 def _bounds(line: JsonObject) -> tuple[datetime | None, datetime | None]:
     bounds = obj(obj(obj(line.get("timing")).get("repeat")).get("boundsPeriod"))
-    start, end = _moment(bounds.get("start")), _moment(bounds.get("end"))
+    # A partial date places no step in time: the step is summed with the others (fhir_dates).
+    start, end = fhir_dates.moment(bounds.get("start")), fhir_dates.moment(bounds.get("end"))
     if end is not None and len(str(bounds.get("end"))) == 10:
         # A Period's end includes the whole of its last date: 1-8 Jan and 8-15 Jan overlap.
         end += timedelta(days=1)
     if start is not None and end is not None and end <= start:
         return start, None  # not a usable period: the line is taken as in use from its start
     return start, end
-
-
-def _moment(value: Any) -> datetime | None:
-    """A FHIR date or dateTime; a partial date (year, year-month) is not placed in time,
-    so its line counts as in use throughout and is summed."""
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
 
 
 def _sum(doses: list[DailyDose]) -> DailyDose:

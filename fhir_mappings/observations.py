@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from datetime import date
 
 from facts.observations import PainScore
+from fhir_mappings.fhir_dates import exact_day
 from fhir_mappings.json_access import JsonObject, codings, number, obj, reference_of, text
 from fhir_mappings.measures import pain_score_codes
-from fhir_mappings.periods import fhir_date
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,10 @@ def _unit(unit: str | None) -> str | None:
 
 
 def _when(observation: JsonObject) -> date | None:
+    # A score is shown with its day: a partial date gives none, and the score is left out.
     return (
-        fhir_date(observation.get("effectiveDateTime"))
-        or fhir_date(obj(observation.get("effectivePeriod")).get("start"))
-        or fhir_date(observation.get("effectiveInstant"))
-        or fhir_date(observation.get("issued"))
+        exact_day(observation.get("effectiveDateTime"))
+        or exact_day(obj(observation.get("effectivePeriod")).get("start"))
+        or exact_day(observation.get("effectiveInstant"))
+        or exact_day(observation.get("issued"))
     )
