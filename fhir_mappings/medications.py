@@ -20,7 +20,7 @@ import orjson
 
 from facts.classes import TherapyClass
 from facts.dose import DailyDose, UnknownDose
-from facts.medications import Interval, MedicationFact
+from facts.medications import NOT_AN_ORDER_INTENTS, TRIED_STATUSES, Interval, MedicationFact
 from fhir_mappings.code_tables import RXNORM, normalise
 from fhir_mappings.dose import daily_dose
 from fhir_mappings.json_access import (
@@ -155,6 +155,41 @@ def _referenced_medication(order: JsonObject, bundled: Mapping[str, JsonObject])
     # An absolute reference to a Medication resolves by its last two path segments.
     tail = "/".join(reference.rstrip("/").split("/")[-2:])
     return bundled.get(tail, {})
+
+
+@dataclass(frozen=True, slots=True)
+class UnseenDrug:
+    """An order whose drug the data does not show: it names it only by a reference to a
+    Medication that is neither contained nor bundled, with no display to read instead."""
+
+    order: str  # "MedicationRequest/id"
+    medication: str  # the reference as the order gives it
+
+
+def unseen_drugs(
+    orders: Iterable[JsonObject], bundled: Mapping[str, JsonObject], *, drafts: bool = False
+) -> tuple[UnseenDrug, ...]:
+    """The orders the guideline reads whose drug cannot be known from the data: the
+    recorded orders that count as tried or current (GUIDELINE §3), or every draft order.
+    Such an order could be a TCA or an opioid; leaving it out would be advice from part of
+    the chart."""
+    unseen = []
+    for order in orders:
+        if not drafts and not _counts(order):
+            continue
+        reference = obj(order.get("medicationReference"))
+        target = text(reference.get("reference"))
+        if not target or text(reference.get("display")) or _referenced_medication(order, bundled):
+            continue
+        unseen.append(UnseenDrug(reference_of(order), target))
+    return tuple(unseen)
+
+
+def _counts(order: JsonObject) -> bool:
+    return (
+        text(order.get("status")) in TRIED_STATUSES
+        and text(order.get("intent")) not in NOT_AN_ORDER_INTENTS
+    )
 
 
 def _concept_key(concept: Any) -> bytes:
