@@ -3,7 +3,8 @@
 A Condition is recognised by its codes first, then by its codings' displays, then by its
 `code.text` (the tables in `fhir_mappings/data/conditions.csv`); the first of these that names
 a class decides. A code whose class says only "some other cardiac finding" lets the displays
-and text refine it, so a WHO I45.8 written "Long QT syndrome" still grades as long QT.
+and text refine it, so a WHO I45.8 written "Long QT syndrome" still grades as long QT, and an
+I44.1 written "Mobitz II" as a high-grade block.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from fhir_mappings.terminology import REMISSION, Terminology, builtin
 LIVE_CLINICAL_STATUSES = frozenset({"active", "recurrence", "relapse"})
 REMISSION_STATUS = "remission"
 DISCOUNTED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
-# A coded class this vague lets the display and text say more.
-_REFINABLE = frozenset({ConditionClass.OTHER_HEART_DISEASE})
+# A coded class this vague lets the display and text say more. Second-degree AV block (I44.1)
+# is graded by whether it is specified as Mobitz II (GUIDELINE §4), which the code cannot say.
+_REFINABLE = frozenset({ConditionClass.OTHER_HEART_DISEASE, ConditionClass.AV_BLOCK_SECOND_DEGREE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +71,15 @@ def _recognise(key: bytes, terminology: Terminology) -> Recognised:
             d for d in (text(c.get("display")) for c in objs(concept.get("coding"))) if d
         )
         words = terminology.condition_text.find(displays)
-        if not _classes(words):
-            words = terminology.condition_text.find(text(concept.get("text")) or "")
+        if _classes(words) <= _REFINABLE:
+            words |= terminology.condition_text.find(text(concept.get("text")) or "")
         found |= words
     classes = _classes(found)
-    if coded and classes - coded - _REFINABLE:
-        # A refined finding replaces the vague one it refines.
-        classes -= _REFINABLE
+    if coded:
+        # A specific finding in the words replaces the vague coded one it refines; words that
+        # add nothing specific leave the coded class as it is.
+        specific = classes - coded - _REFINABLE
+        classes = (coded - _REFINABLE) | specific if specific else coded
     return Recognised(classes, REMISSION in found) if classes else NOTHING
 
 

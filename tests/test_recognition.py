@@ -100,6 +100,8 @@ CONDITION_WORDS = [
     ("long QT", {C.LONG_QT}),
     ("QTc prolongation", {C.LONG_QT}),
     ("Sick sinus syndrome", {C.OTHER_HEART_DISEASE}),
+    ("Systolic dysfunction, EF 25%", {C.OTHER_HEART_DISEASE}),
+    ("LVSD on echo 2024", {C.OTHER_HEART_DISEASE}),
     ("Brugada syndrome", {C.OTHER_HEART_DISEASE}),
     ("Cardiac arrhythmia", {C.OTHER_HEART_DISEASE}),
     # cardiovascular risk factors
@@ -226,6 +228,22 @@ def test_a_vague_cardiac_code_is_refined_by_its_words() -> None:
     assert classes(bare) == {C.OTHER_HEART_DISEASE}
 
 
+def test_a_second_degree_block_specified_as_mobitz_ii_in_the_text_is_high_grade() -> None:
+    # GUIDELINE §4 grades I44.1 by whether it is specified as Mobitz II, which the code and
+    # its display cannot say; the clinician's text can.
+    display = "Atrioventricular block, second degree"
+    mobitz_ii = {
+        "coding": [{"system": ICD10CM, "code": "I44.1", "display": display}],
+        "text": "Mobitz II second degree heart block",
+    }
+    assert classes(mobitz_ii) == {C.AV_BLOCK_HIGH_GRADE}
+    mobitz_i = {
+        "coding": [{"system": ICD10CM, "code": "I44.1", "display": display}],
+        "text": "Wenckebach (Mobitz I)",
+    }
+    assert classes(mobitz_i) == {C.AV_BLOCK_SECOND_DEGREE}
+
+
 def test_remission_is_read_from_code_and_words() -> None:
     assert recognise({"coding": [{"system": ICD10CM, "code": "F11.21"}]}).remission
     assert not recognise({"coding": [{"system": ICD10CM, "code": "F11.20"}]}).remission
@@ -316,6 +334,26 @@ BRANDS = [
     ("Lidoderm 5%", "lidocaine", T.TOPICAL_LIDOCAINE),
     ("ZTlido 1.8%", "lidocaine", T.TOPICAL_LIDOCAINE),
 ]
+
+
+# Brands beyond §6 that a pharmacist's probe typed for a heart-failure patient or as an opioid.
+MORE_BRANDS = [
+    ("Silenor 6 mg tablet", "doxepin", T.TCA),
+    ("Endep 25mg nocte", "amitriptyline", T.TCA),
+    ("Oxaydo 5 mg", "oxycodone", T.OPIOID),
+    ("RoxyBond 15 mg tablet", "oxycodone", T.OPIOID),
+    ("Apadaz 6.12 mg/325 mg", "benzhydrocodone", T.OPIOID),
+    ("Seglentis 56 mg/44 mg", "tramadol", T.OPIOID),
+]
+
+
+@pytest.mark.parametrize(("words", "ingredient", "therapy_class"), MORE_BRANDS)
+def test_brands_beyond_section_6_by_free_text(
+    words: str, ingredient: str, therapy_class: TherapyClass
+) -> None:
+    found = medication_fact(med(text=words), {})
+    assert found is not None
+    assert (found.ingredients, found.classes) == ((ingredient,), {therapy_class})
 
 
 @pytest.mark.parametrize(("words", "ingredient", "therapy_class"), BRANDS)
