@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
@@ -34,6 +34,7 @@ from fhir_mappings.json_access import (
     reference_of,
     text,
 )
+from fhir_mappings.measures import dose_units
 from fhir_mappings.periods import order_period
 from fhir_mappings.terminology import (
     CLASS_PREFIX,
@@ -50,10 +51,15 @@ from fhir_mappings.terminology import (
     builtin,
 )
 
-_STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|mcg|µg|ug|g)\b")
 # "5/325 mg": a combination product's strengths, which one is the opioid's is not said.
 _COMBINED_STRENGTH = re.compile(r"\d\s*(?:mg)?\s*/\s*\d")
-_STRENGTH_FACTOR = {"mg": 1.0, "g": 1000.0, "mcg": 0.001, "µg": 0.001, "ug": 0.001}
+
+
+@cache
+def _strength_pattern() -> re.Pattern[str]:
+    """A strength in words ("25mg", "0.5 g"), in the mass units of dose_units.csv."""
+    units = sorted({u.lower() for u in dose_units().mg_per_unit}, key=len, reverse=True)
+    return re.compile(rf"(\d+(?:\.\d+)?)\s*({'|'.join(map(re.escape, units))})\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,23 +301,25 @@ def _ratio_mg(strength: Any) -> float | None:
     numerator = obj(obj(strength).get("numerator"))
     denominator = obj(obj(strength).get("denominator"))
     value = number(numerator.get("value"))
-    unit = (text(numerator.get("code")) or text(numerator.get("unit")) or "").lower()
-    if value is None or unit not in _STRENGTH_FACTOR:
+    unit = text(numerator.get("code")) or text(numerator.get("unit")) or ""
+    factor = dose_units().mg(unit)
+    if value is None or factor is None:
         return None
     if number(denominator.get("value")) not in (None, 1.0):
         return None
-    return value * _STRENGTH_FACTOR[unit]
+    return value * factor
 
 
 def _strength_from_text(words: str) -> float | None:
     lowered = words.lower()
     if _COMBINED_STRENGTH.search(lowered):
         return None
-    found = _STRENGTH.findall(lowered)
+    found = _strength_pattern().findall(lowered)
     if len(found) != 1:
         return None
     value, unit = found[0]
-    return float(value) * _STRENGTH_FACTOR[unit]
+    factor = dose_units().mg(unit)
+    return None if factor is None else float(value) * factor
 
 
 def _route_words(order: JsonObject, terminology: Terminology) -> frozenset[str]:
