@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conformance import assert_conformant
-from tests.fhir import PATIENT_ID, SERVICE_IDS, bundle, condition, dosage, hook_request, med, plp
+from tests.calls import post, sign
+from tests.fhir import PATIENT_ID, bundle, condition, dosage, hook_request, med, plp
 
 NORTRIPTYLINE_25 = "317136"
 GABAPENTIN_300 = "310431"
@@ -49,14 +49,6 @@ def pain_score(value: float, when: str, *, id: str) -> dict[str, Any]:
     }
 
 
-def post(client: TestClient, hook: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-    response = client.post(f"/cds-services/{SERVICE_IDS[hook]}", json=body)
-    assert response.status_code == 200, response.text
-    assert_conformant(response.json())
-    cards: list[dict[str, Any]] = response.json()["cards"]
-    return cards
-
-
 def view(
     client: TestClient,
     conditions: tuple[dict[str, Any], ...] = (),
@@ -66,21 +58,6 @@ def view(
     body = hook_request(conditions=bundle(plp(), *conditions), medications=bundle(*medications))
     body["prefetch"] |= prefetch
     return post(client, "patient-view", body)
-
-
-def sign(
-    client: TestClient,
-    drafts: list[dict[str, Any]],
-    conditions: tuple[dict[str, Any], ...] = (),
-    active: tuple[dict[str, Any], ...] = (),
-) -> list[dict[str, Any]]:
-    body = hook_request(
-        "order-sign",
-        conditions=bundle(plp(), *conditions),
-        medications=bundle(*active),
-        draftOrders=bundle(*drafts, type="collection"),
-    )
-    return post(client, "order-sign", body)
 
 
 def topic(cards: list[dict[str, Any]], code: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from cds.runtime import runtime_of
 from cds.security.allowlist import is_allowed
 from cds.settings import Settings
 from tests.conftest import load_example
+from tests.fhir import fhir_authorization
 
 FHIR = "https://fhir.example.org/r4"
 EVIL = "https://evil.example.net"
@@ -51,13 +52,9 @@ def hook_request(example: dict[str, Any], *drop: str, server: str = FHIR) -> dic
     for key in drop:
         del request["prefetch"][key]
     request["fhirServer"] = server
-    request["fhirAuthorization"] = {
-        "access_token": TOKEN,
-        "token_type": "Bearer",
-        "expires_in": 300,
-        "scope": "patient/Condition.read patient/MedicationRequest.read",
-        "subject": "cds-service",
-    }
+    request["fhirAuthorization"] = fhir_authorization(
+        TOKEN, "patient/Condition.read patient/MedicationRequest.read"
+    )
     return request
 
 

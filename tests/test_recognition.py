@@ -347,19 +347,9 @@ MORE_BRANDS = [
 ]
 
 
-@pytest.mark.parametrize(("words", "ingredient", "therapy_class"), MORE_BRANDS)
-def test_brands_beyond_section_6_by_free_text(
-    words: str, ingredient: str, therapy_class: TherapyClass
-) -> None:
-    found = medication_fact(med(text=words), {})
-    assert found is not None
-    assert (found.ingredients, found.classes) == ((ingredient,), {therapy_class})
-
-
-@pytest.mark.parametrize(("words", "ingredient", "therapy_class"), BRANDS)
-def test_every_brand_of_section_6_by_free_text(
-    words: str, ingredient: str, therapy_class: TherapyClass
-) -> None:
+# The brands of §6 and, beyond them, the `partial` rows (docs/terminology.md).
+@pytest.mark.parametrize(("words", "ingredient", "therapy_class"), BRANDS + MORE_BRANDS)
+def test_every_brand_by_free_text(words: str, ingredient: str, therapy_class: TherapyClass) -> None:
     found = medication_fact(med(text=words), {})
     assert found is not None
     assert (found.ingredients, found.classes) == ((ingredient,), {therapy_class})

@@ -22,7 +22,17 @@ from fastapi.testclient import TestClient
 from cds.app import create_app
 from cds.settings import Settings
 from fhir_mappings.medications import UnseenDrug, unseen_drugs
-from tests.fhir import PATIENT_ID, SERVICE_IDS, bundle, condition, dosage, hook_request, med, plp
+from tests.fhir import (
+    PATIENT_ID,
+    SERVICE_IDS,
+    bundle,
+    condition,
+    dosage,
+    fhir_authorization,
+    hook_request,
+    med,
+    plp,
+)
 
 FHIR = "https://fhir.example.org/r4"
 TOKEN = "secret-access-token-5d1e"
@@ -103,13 +113,7 @@ def served(tmp_path: Any) -> Iterator[TestClient]:
 def with_server(body: dict[str, Any]) -> dict[str, Any]:
     body["prefetch"]["allergies"] = None  # none recorded: only Medications are fetched
     body["fhirServer"] = FHIR
-    body["fhirAuthorization"] = {
-        "access_token": TOKEN,
-        "token_type": "Bearer",
-        "expires_in": 300,
-        "scope": "patient/*.read",
-        "subject": "cds-service",
-    }
+    body["fhirAuthorization"] = fhir_authorization(TOKEN)
     return body
 
 
