@@ -314,12 +314,15 @@ def _strength_from_text(words: str) -> float | None:
     lowered = words.lower()
     if _COMBINED_STRENGTH.search(lowered):
         return None
-    found = _strength_pattern().findall(lowered)
-    if len(found) != 1:
-        return None
-    value, unit = found[0]
-    factor = dose_units().mg(unit)
-    return None if factor is None else float(value) * factor
+    # EHRs send the same name as code.text and as the coding's display, so one strength may
+    # be written twice; two different strengths cannot be told apart.
+    units = dose_units()
+    strengths = {
+        float(value) * factor
+        for value, unit in _strength_pattern().findall(lowered)
+        if (factor := units.mg(unit)) is not None
+    }
+    return strengths.pop() if len(strengths) == 1 else None
 
 
 def _route_words(order: JsonObject, terminology: Terminology) -> frozenset[str]:

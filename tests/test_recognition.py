@@ -344,6 +344,9 @@ MORE_BRANDS = [
     ("RoxyBond 15 mg tablet", "oxycodone", T.OPIOID),
     ("Apadaz 6.12 mg/325 mg", "benzhydrocodone", T.OPIOID),
     ("Seglentis 56 mg/44 mg", "tramadol", T.OPIOID),
+    ("Pristiq 50 mg", "desvenlafaxine", T.SNRI),
+    ("Fetzima 40 mg", "levomilnacipran", T.SNRI),
+    ("Savella 50 mg tablet", "milnacipran", T.SNRI),
 ]
 
 
