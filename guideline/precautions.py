@@ -77,18 +77,18 @@ def _other_tcas(orders: Orders, hook: Hook) -> tuple[MedicationFact, ...]:
     return tuple(m for m in orders.alongside if m.systemic_tca)
 
 
-def tca_and_heart(chart: Chart, orders: Orders, hook: Hook) -> list[Finding]:
-    tcas = tuple(m for m in orders.judged if m.systemic_tca)
-    if not tcas or not chart.heart:
-        return []
-    # A TCA already in effect is named on the card (the dose check sums it with the new one)
-    # and the swap to an SNRI stops it too.
+def _snri_swaps(
+    chart: Chart, orders: Orders, hook: Hook, tcas: tuple[MedicationFact, ...]
+) -> tuple[tuple[Alternative, ...], tuple[Exclusion, ...], tuple[MedicationFact, ...]]:
+    """An SNRI instead of the TCAs: the swaps, the SNRIs left out, and the other TCAs in
+    effect. A TCA already in effect is named on the card (the dose check sums it with the new
+    one) and the swap stops it too."""
     beside = _other_tcas(orders, hook)
     alternatives, left_out = _replacements(chart, hook, tcas, SNRIS, beside)
     snris = tuple(m for m in (*orders.judged, *orders.alongside) if is_snri(m))
     if snris:
-        # The SNRI the guideline prefers is already there (current, or being ordered): the
-        # swap is to drop the TCA, not to order a second SNRI.
+        # An SNRI is already there (current, or being ordered): the swap is to drop the TCA,
+        # not to order a second SNRI.
         change = Change.STOP_CURRENT if hook is Hook.PATIENT_VIEW else Change.REMOVE
         drop = Alternative(
             change,
@@ -97,6 +97,14 @@ def tca_and_heart(chart: Chart, orders: Orders, hook: Hook) -> list[Finding]:
             keeps=snris,
         )
         alternatives = (drop,)
+    return alternatives, left_out, beside
+
+
+def tca_and_heart(chart: Chart, orders: Orders, hook: Hook) -> list[Finding]:
+    tcas = tuple(m for m in orders.judged if m.systemic_tca)
+    if not tcas or not chart.heart:
+        return []
+    alternatives, left_out, beside = _snri_swaps(chart, orders, hook, tcas)
     severity = heart_severity(chart.heart, chart.today)
     return [
         Finding(
@@ -144,12 +152,7 @@ def tca_and_risk_factors(chart: Chart, orders: Orders, hook: Hook) -> list[Findi
     tcas = tuple(m for m in orders.judged if m.systemic_tca)
     if not tcas or not chart.risk_factors:
         return []
-    beside = _other_tcas(orders, hook)
-    alternatives, left_out = _replacements(chart, hook, tcas, SNRIS, beside)
-    if any(is_snri(m) for m in (*orders.judged, *orders.alongside)):
-        # An SNRI is already there: swapping to a second one is no fix; the stacking
-        # warning offers keeping one of the two.
-        alternatives = ()
+    alternatives, left_out, beside = _snri_swaps(chart, orders, hook, tcas)
     return [
         Finding(
             Rule.TCA_CV_RISK,

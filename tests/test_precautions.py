@@ -249,10 +249,17 @@ class TestRiskFactors:
         assert {(a.removes, a.stops) for a in finding.alternatives} == {((drafted,), (current,))}
 
     def test_no_swap_to_a_second_snri(self) -> None:
-        snri = med("duloxetine", id="dx")
+        # The SNRI the guideline suggests is already there: the fix is to drop the TCA draft.
+        snri, tca = med("duloxetine", id="dx"), draft("nortriptyline")
         facts = patient(snri, condition(C.CV_RISK_FACTOR))
-        [finding] = judge(tca_and_risk_factors, facts, (draft("nortriptyline"),), (snri,))
-        assert finding.alternatives == ()
+        [finding] = judge(tca_and_risk_factors, facts, (tca,), (snri,))
+        [drop] = finding.alternatives
+        assert (drop.change, drop.therapy, drop.removes, drop.keeps) == (
+            Change.REMOVE,
+            None,
+            (tca,),
+            (snri,),
+        )
 
     def test_not_for_a_risk_factor_no_longer_live(self) -> None:
         facts = patient(condition(C.CV_RISK_FACTOR, live=False))

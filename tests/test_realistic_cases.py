@@ -1585,6 +1585,17 @@ STACKING = [
         ),
         id="active-amitriptyline-then-venlafaxine",
     ),
+    # SNRIs the guideline does not name (found by the sandbox QA run: "All clear!" before).
+    pytest.param(
+        medication_request("cur", NORTRIPTYLINE_25, dosage=[AT_BEDTIME], authored=moment(-90)),
+        draft("new", drug(text="desvenlafaxine 50 MG Extended Release Oral Tablet")),
+        id="active-nortriptyline-then-desvenlafaxine",
+    ),
+    pytest.param(
+        medication_request("cur", NORTRIPTYLINE_25, dosage=[AT_BEDTIME], authored=moment(-90)),
+        draft("new", drug(text="Fetzima 40 mg capsule")),
+        id="active-nortriptyline-then-Fetzima-text",
+    ),
 ]
 
 
