@@ -44,6 +44,14 @@ def is_snri(medication: MedicationFact) -> bool:
     return TherapyClass.SNRI in medication.classes and not medication.topical
 
 
+def _drafts(orders: tuple[MedicationFact, ...]) -> tuple[MedicationFact, ...]:
+    return tuple(m for m in orders if not m.current)
+
+
+def _current(orders: tuple[MedicationFact, ...]) -> tuple[MedicationFact, ...]:
+    return tuple(m for m in orders if m.current)
+
+
 def _replacements(
     chart: Chart,
     hook: Hook,
@@ -60,8 +68,7 @@ def _replacements(
     offered, left_out = chart.sort_out(therapies)
     if hook is Hook.PATIENT_VIEW:
         return tuple(Alternative(Change.SWITCH, t, stops=orders) for t in offered), left_out
-    removes = orders + tuple(m for m in beside if not m.current)
-    stops = tuple(m for m in beside if m.current)
+    removes, stops = orders + _drafts(beside), _current(beside)
     change = Change.SWITCH if stops else Change.REPLACE
     return (
         tuple(Alternative(change, t, removes=removes, stops=stops) for t in offered),
@@ -117,14 +124,6 @@ def tca_and_heart(chart: Chart, orders: Orders, hook: Hook) -> list[Finding]:
             left_out=tuple(e for e in left_out if e.reason is not Reason.CURRENT),
         )
     ]
-
-
-def _drafts(orders: tuple[MedicationFact, ...]) -> tuple[MedicationFact, ...]:
-    return tuple(m for m in orders if not m.current)
-
-
-def _current(orders: tuple[MedicationFact, ...]) -> tuple[MedicationFact, ...]:
-    return tuple(m for m in orders if m.current)
 
 
 def tca_dose(chart: Chart, orders: Orders, hook: Hook) -> list[Finding]:
