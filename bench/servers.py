@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -50,6 +51,55 @@ class Server:
 
 
 @contextmanager
+def plp_cds_server(
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+    startup_timeout_s: float = 60.0,
+) -> Iterator[Server]:
+    """Yield `plp-cds serve` (the command operators run) on a free loopback port, serving
+    this work tree's code; its JSON log goes to `log_path` (else nowhere)."""
+    port = free_port()
+    command = [sys.executable, "-m", "cds.cli", "serve", "--port", str(port)]
+    command += ["--workers", str(workers)]
+    child_env = os.environ | (env or {})
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
+    )
+    log = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=child_env,
+        stdout=log,
+        stderr=subprocess.STDOUT if log_path is not None else subprocess.PIPE,
+        start_new_session=True,
+    )
+    base = f"http://{LOOPBACK}:{port}"
+    try:
+        _wait_ready(process, base + "/healthz", startup_timeout_s, workers)
+        yield Server(base, process.pid)
+    finally:
+        _stop(process)
+        if log_path is not None and not isinstance(log, int):
+            log.close()
+
+
+def worker_pids(server: Server) -> list[int]:
+    """The worker processes of a multi-worker server (its children), oldest first."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == server.pid:  # field 4, the parent
+            children.append((int(fields[19]), int(stat.parent.name)))  # field 22, start time
+    return [pid for _, pid in sorted(children)]
+
+
+@contextmanager
 def uvicorn_server(
     target: str,
     *,
@@ -93,7 +143,7 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout_s: float, wo
     while time.monotonic() < deadline:
         if process.poll() is not None:
             err = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise RuntimeError(f"uvicorn exited with {process.returncode}: {err[-2000:]}")
+            raise RuntimeError(f"the server exited with {process.returncode}: {err[-2000:]}")
         try:
             httpx.get(url, timeout=1.0)
             # With several workers the socket answers as soon as the first is up: give the
@@ -110,9 +160,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=5)
+    else:
+        # Killed on purpose: its workers (same process group) must not outlive it.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
     if process.stderr is not None:
         process.stderr.close()

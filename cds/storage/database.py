@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,12 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 # Any number that is ours alone: replicas starting together migrate one at a time.
 _MIGRATION_LOCK = 7_265_113
+# Alembic keeps its migration context in module globals: one migration at a time per
+# process (the card writer's thread has an engine of its own). A database migrated by one
+# engine is not migrated again by another.
+_MIGRATION_THREAD_LOCK = threading.Lock()
+_MIGRATED: set[str] = set()
+
 # An unreachable database must fail fast: hooks and feedback wait on nothing longer.
 CONNECT_TIMEOUT_S = 3.0
 
@@ -33,11 +40,23 @@ class StorageUnavailable(Exception):
     """The database could not be reached or refused the work."""
 
 
+class StorageConflict(StorageUnavailable):
+    """The transaction lost a deadlock or a serialization conflict with another one: the
+    database is up, and the same work may succeed when tried again."""
+
+
+# SQLSTATEs of a transaction the server aborted to let a concurrent one finish.
+_CONFLICT_STATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
 class Database:
     """One engine per process, migrated once before first use."""
 
-    def __init__(self, database_url: str, *, read_only: bool = False) -> None:
+    def __init__(
+        self, database_url: str, *, read_only: bool = False, schema_ready: bool = False
+    ) -> None:
         url = async_url(database_url)
+        self._key = url.render_as_string(hide_password=False)
         if read_only:
             url = _read_only(url)
         options: dict[str, Any] = {"pool_pre_ping": True}
@@ -52,9 +71,14 @@ class Database:
         if read_only and not is_sqlite(url):
             options["connect_args"]["server_settings"] = {"default_transaction_read_only": "on"}
         self.engine: AsyncEngine = create_async_engine(url, **options)
-        # A read-only connection (the report's) never migrates: it reads what is there.
-        self._migrated = read_only
+        # A read-only connection (the report's) never migrates: it reads what is there; nor
+        # does a second engine of a process whose first one has migrated the schema.
+        self._migrated = read_only or schema_ready
         self._migrating = asyncio.Lock()
+
+    @property
+    def migrated(self) -> bool:
+        return self._migrated
 
     @property
     def dialect(self) -> str:
@@ -62,17 +86,20 @@ class Database:
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision; a no-op once done in this process."""
-        if self._migrated:
+        if self._migrated or self._key in _MIGRATED:
+            self._migrated = True
             return
         async with self._migrating:
-            if self._migrated:
+            if self._migrated or self._key in _MIGRATED:
+                self._migrated = True
                 return
             try:
                 async with self.engine.begin() as connection:
-                    await connection.run_sync(_upgrade)
+                    await connection.run_sync(_upgrade_alone)
             except (SQLAlchemyError, OSError, TimeoutError) as error:
                 raise StorageUnavailable(f"migration failed: {describe_error(error)}") from error
             self._migrated = True
+            _MIGRATED.add(self._key)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -82,6 +109,8 @@ class Database:
             async with self.engine.begin() as connection:
                 yield connection
         except (SQLAlchemyError, OSError, TimeoutError) as error:
+            if _sqlstate(error) in _CONFLICT_STATES:
+                raise StorageConflict(describe_error(error)) from error
             raise StorageUnavailable(describe_error(error)) from error
 
     async def ping(self) -> None:
@@ -99,6 +128,11 @@ def _read_only(url: URL) -> URL:
     return url.set(database=f"file:{url.database}").update_query_dict({"mode": "ro", "uri": "true"})
 
 
+def _upgrade_alone(connection: Connection) -> None:
+    with _MIGRATION_THREAD_LOCK:
+        _upgrade(connection)
+
+
 def _upgrade(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         # Held until this transaction commits, so a second replica waits, then finds
@@ -108,6 +142,12 @@ def _upgrade(connection: Connection) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    # SQLAlchemy wraps the driver's error; asyncpg's carries the server's SQLSTATE.
+    state = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return state if isinstance(state, str) else None
 
 
 def describe_error(error: BaseException) -> str:
