@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from cds.fhir.client import FhirServerFallback
 from cds.fhir.patient_data import PatientDataSource
+from cds.fhir.pool import fhir_client_limits
 from cds.runtime import Runtime
 from cds.settings import PrefetchResolution
 from cds.storage.lifespan import open_storage
@@ -25,7 +26,9 @@ def lifespan(runtime: Runtime, *, freeze_gc: bool = False) -> Lifespan:
         # Shared so connections to the EHR are reused across hook calls; redirects are off
         # for every request it makes (a redirect could lead off an allowed server).
         async with httpx.AsyncClient(
-            follow_redirects=False, timeout=settings.cds_fhir_timeout_s
+            follow_redirects=False,
+            timeout=settings.cds_fhir_timeout_s,
+            limits=fhir_client_limits(settings),
         ) as http:
             runtime.http = http
             if settings.cds_prefetch_resolution is PrefetchResolution.FHIR_SERVER:

@@ -46,6 +46,7 @@ FHIR_CALLS = Counter(
 FHIR_OUTCOMES = (
     "ok",
     "timeout",
+    "pool_exhausted",
     "http_error",
     "network_error",
     "invalid_response",
