@@ -10,12 +10,13 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from cds.api.dependencies import StoreDep
+from cds.api.dependencies import SettingsDep, StoreDep
 from cds.api.errors import ServiceError, invalid_fields, validation_failed
 from cds.api.responses import JsonResponse
 from cds.api.routes import find_service, parse_json_object
 from cds.ops.metrics import FEEDBACK
-from cds.storage.database import StorageUnavailable
+from cds.storage.database import StorageConflict, StorageUnavailable
+from cds.storage.deadline import within
 from cds.storage.records import FeedbackRecord, OverrideReason
 from cds.storage.store import Store
 
@@ -134,16 +135,35 @@ async def refuse_other_services_cards(
         raise invalid_fields(foreign)
 
 
+async def store_feedback(
+    store: Store, service_id: str, records: list[FeedbackRecord]
+) -> list[FeedbackRecord]:
+    await refuse_other_services_cards(store, service_id, records)
+    return await store.save_feedback(records)
+
+
 @router.post("/cds-services/{service_id}/feedback")
-async def receive_feedback(service_id: str, request: Request, store: StoreDep) -> JsonResponse:
+async def receive_feedback(
+    service_id: str, request: Request, store: StoreDep, settings: SettingsDep
+) -> JsonResponse:
     service = find_service(service_id)
     reports = parse_feedback(await request.body())
     records = [entry.record(service.id) for entry in reports.feedback]
     try:
         if store is None:
             raise StorageUnavailable("storage not opened")
-        await refuse_other_services_cards(store, service.id, records)
-        stored = await store.save_feedback(records)
+        # One deadline for the whole request: a hung database is a 503 within it.
+        stored = await within(
+            settings.cds_db_timeout_s, store_feedback(store, service.id, records), "feedback"
+        )
+    except StorageConflict as error:
+        log.warning("feedback not stored: deadlocked twice", extra={"error": str(error)})
+        raise ServiceError(
+            409,
+            "conflict",
+            "feedback conflicted twice with concurrent reports about the same cards and was "
+            "not stored; send it again",
+        ) from None
     except StorageUnavailable as error:
         log.error("feedback not stored: database unavailable", extra={"error": str(error)})
         raise ServiceError(
