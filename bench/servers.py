@@ -87,14 +87,16 @@ def plp_cds_server(
 
 
 def worker_pids(server: Server) -> list[int]:
-    """The worker processes of a multi-worker server (its children), oldest first."""
+    """The worker processes of a multi-worker server, oldest first: its children started
+    by multiprocessing's spawn (not its resource tracker). Linux only."""
     children = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
         except (OSError, IndexError):
             continue
-        if int(fields[1]) == server.pid:  # field 4, the parent
+        if int(fields[1]) == server.pid and b"spawn_main" in command:  # field 4, the parent
             children.append((int(fields[19]), int(stat.parent.name)))  # field 22, start time
     return [pid for _, pid in sorted(children)]
 
