@@ -9,8 +9,8 @@ from __future__ import annotations
 from cards import catalog
 from cards.models import Action, Card, Indicator, Suggestion
 from cards.precautions import RENDER, splinting, tca_dose_unknown
-from fhir_mappings.facts import PatientFacts
-from fhir_mappings.medications import MedicationFact
+from facts.medications import MedicationFact
+from facts.patient import PatientFacts
 from guideline.precautions import Finding, Rule
 from guideline.therapies import SNRIS, Therapy
 

@@ -7,8 +7,8 @@ from cards.models import Action, Card, Indicator, Suggestion
 from cards.precautions import RENDER
 from cards.source import source
 from cards.wording import CLASS_NAMES, REASSESS, bullets, condition_line, order_line
-from fhir_mappings.dose import UnknownDose
-from fhir_mappings.facts import PatientFacts
+from facts.dose import UnknownDose
+from facts.patient import PatientFacts
 from guideline.ladder import Assessment, Step
 from guideline.precautions import Finding, Rule
 from guideline.therapies import Therapy

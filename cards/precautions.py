@@ -12,7 +12,7 @@ from collections.abc import Callable
 from cards.models import Action, Card, Indicator, Suggestion
 from cards.source import override_reasons, source
 from cards.wording import bullets, condition_line, order_line
-from fhir_mappings.dose import UnknownDose, fmt
+from facts.dose import UnknownDose, fmt
 from guideline.precautions import TCA_DAILY_LIMIT_MG, Finding, Rule
 
 SNRI_ALTERNATIVE = "An SNRI (duloxetine or venlafaxine) is the guideline's alternative."

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fhir_mappings.conditions import ConditionFact
-from fhir_mappings.medications import MedicationFact
-from fhir_mappings.terminology import TherapyClass
+from facts.classes import TherapyClass
+from facts.conditions import ConditionFact
+from facts.medications import MedicationFact
 
 CLASS_NAMES: dict[TherapyClass, str] = {
     TherapyClass.GABAPENTINOID: "Gabapentinoid",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 import orjson
 
+from facts.classes import HEART_CONCERNS, ConditionClass
+from facts.conditions import ConditionFact
 from fhir_mappings.json_access import (
     JsonObject,
     codings,
@@ -17,13 +18,11 @@ from fhir_mappings.json_access import (
     status_code,
 )
 from fhir_mappings.terminology import (
-    HEART_CONCERNS,
     ICD_PREFIX_ORDER,
     ICD_PREFIXES,
     ICD_SYSTEMS,
     SNOMED,
     SNOMED_CONDITIONS,
-    ConditionClass,
 )
 
 LIVE_CLINICAL_STATUSES = frozenset({"active", "recurrence", "relapse"})
@@ -33,14 +32,6 @@ DISCOUNTED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 # and stump pain alone do not match.
 _PLP_TEXT = re.compile(r"\bphantom[\s-]+(?:limb[\s-]+)?(?:syndrome[\s-]+with[\s-]+)?pain")
 _NO_PAIN_TEXT = re.compile(r"\bwithout\s+pain\b|\bno\s+pain\b|\bpainless\b")
-
-
-@dataclass(frozen=True, slots=True)
-class ConditionFact:
-    reference: str
-    label: str
-    classes: frozenset[ConditionClass]
-    live: bool
 
 
 def classify_code(system: str, code: str) -> ConditionClass | None:

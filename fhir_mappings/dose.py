@@ -5,23 +5,32 @@ Per dosage line: amount per administration × administrations per day. The amoun
 tablets/capsules times the product strength. Administrations per day come from
 `timing.repeat` (frequencyMax over frequency, per period/periodUnit) or `timing.code`.
 
-Lines that share a `sequence` (or have none) are taken together and summed; lines with
-different sequences follow one another (a titration), so the day's dose is the largest
-sequence's sum.
+An as-needed line's worst day is bounded by its `maxDosePerPeriod`, or else by
+`maxDosePerAdministration` × the most frequent timing; the larger of that maximum and the
+scheduled day is the line's dose (GUIDELINE §4), and the arithmetic says which it is.
+
+Lines are summed when they are taken on the same day. Lines with different `sequence`s
+follow one another (a titration), and so do lines whose `timing.repeat.boundsPeriod`s do
+not overlap (a taper written as dated steps): the dose is then the largest day, not the
+sum of the steps.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from facts.dose import DailyDose, UnknownDose, fmt
+from fhir_mappings.durations import DAYS_PER_UNIT, unit_days
 from fhir_mappings.json_access import JsonObject, number, obj, objs, text
 
 MG_PER_UNIT: dict[str, float] = {"mg": 1.0, "g": 1000.0, "mcg": 0.001, "ug": 0.001, "µg": 0.001}
 
-# Units that count whole dose units: UCUM annotations such as {tbl} or the sandbox's {pill}
-# (compared without their braces), HL7 orderable-drug-form codes (TAB, CAP) and the words
-# EHRs send, singular, plural or "tablet(s)".
+# Units that count whole dose units: UCUM annotations for a dose form such as {tbl},
+# {tablet}, {capsule}, {cap} or the CDS Hooks sandbox's {pill} (compared without their
+# braces and in any case), HL7 orderable-drug-form codes (TAB, CAP), and the words EHRs
+# send: singular, plural, "tablet(s)", or an SPL dosage form such as "TABLET, FILM COATED".
 UNIT_DOSE_UNITS = frozenset(
     {
         "tbl",
@@ -29,6 +38,8 @@ UNIT_DOSE_UNITS = frozenset(
         "tabs",
         "tablet",
         "tablets",
+        "caplet",
+        "caplets",
         "cap",
         "caps",
         "capsule",
@@ -46,18 +57,9 @@ UNIT_DOSE_UNITS = frozenset(
 
 def counts_dose_units(unit: str) -> bool:
     word = unit.strip().lower().removeprefix("{").removesuffix("}").strip()
+    word = word.split(",")[0].strip()
     return word.removesuffix("(s)") in UNIT_DOSE_UNITS
 
-
-DAYS_PER_UNIT: dict[str, float] = {
-    "s": 1 / 86400,
-    "min": 1 / 1440,
-    "h": 1 / 24,
-    "d": 1.0,
-    "wk": 7.0,
-    "mo": 30.0,  # UCUM's calendar month is not a fixed length; 30 days errs toward a higher dose
-    "a": 365.0,
-}
 
 # HL7 TimingAbbreviation (R4) and the common order-entry abbreviations: times per day.
 TIMING_CODES: dict[str, float] = {
@@ -86,46 +88,143 @@ TIMING_CODES: dict[str, float] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class DailyDose:
-    mg_per_day: float
-    arithmetic: str
+def _mg(value: float) -> float:
+    # Binary fractions (1 / (8 h in days)) must not put exactly 100 mg/day a hair below 100.
+    return round(value, 6)
 
 
 @dataclass(frozen=True, slots=True)
-class UnknownDose:
-    reason: str
+class _Line:
+    """One dosage line's day and when it is taken (None: not bounded on that side)."""
 
+    dose: DailyDose
+    start: datetime | None
+    end: datetime | None
 
-def fmt(value: float) -> str:
-    return f"{value:.3f}".rstrip("0").rstrip(".")
+    def taken_at(self, moment: datetime | None) -> bool:
+        """Is the line in use at `moment` (None: before every dated start)?"""
+        if moment is None:
+            return self.start is None
+        started = self.start is None or self.start <= moment
+        return started and (self.end is None or moment < self.end)
 
 
 def daily_dose(dosage: Any, strength_mg: float | None) -> DailyDose | UnknownDose:
     lines = list(objs(dosage))
     if not lines:
         return UnknownDose("no dosage instructions")
-    by_sequence: dict[Any, list[DailyDose]] = {}
-    for line in lines:
+    if len(lines) == 1:
+        return line_dose(lines[0], strength_mg)
+    by_sequence: dict[int | None, list[_Line]] = {}
+    for number_, line in enumerate(lines, start=1):
         per_line = line_dose(line, strength_mg)
         if isinstance(per_line, UnknownDose):
-            return per_line
-        sequence = line.get("sequence") if isinstance(line.get("sequence"), int) else None
-        by_sequence.setdefault(sequence, []).append(per_line)
-    totals = [_sum(doses) for doses in by_sequence.values()]
-    return max(totals, key=lambda d: d.mg_per_day)
+            return UnknownDose(f"dosage line {number_} of {len(lines)}: {per_line.reason}")
+        sequence = line.get("sequence")
+        key = sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None
+        start, end = _bounds(line)
+        by_sequence.setdefault(key, []).append(_Line(per_line, start, end))
+    days = [day for step in by_sequence.values() for day in _days(step)]
+    largest = max(days, key=lambda day: sum(line.dose.mg_per_day for line in day))
+    total = _sum([line.dose for line in largest])
+    if len(largest) == len(lines):
+        return total
+    return DailyDose(
+        total.mg_per_day,
+        f"{total.arithmetic} (the largest day: dosage lines taken one after another, "
+        "by sequence or by non-overlapping timing.repeat.boundsPeriod, are not added)",
+        as_needed_maximum=total.as_needed_maximum,
+    )
+
+
+def _days(lines: list[_Line]) -> list[list[_Line]]:
+    """The sets of lines in use together. Intervals that overlap pairwise share a point,
+    and every such point can be moved to one of their starts: checking each start (and the
+    time before all of them) finds the largest day."""
+    moments: list[datetime | None] = [None, *(line.start for line in lines if line.start)]
+    return [day for moment in moments if (day := [ln for ln in lines if ln.taken_at(moment)])]
+
+
+def _bounds(line: JsonObject) -> tuple[datetime | None, datetime | None]:
+    bounds = obj(obj(obj(line.get("timing")).get("repeat")).get("boundsPeriod"))
+    start, end = _moment(bounds.get("start")), _moment(bounds.get("end"))
+    if end is not None and len(str(bounds.get("end"))) == 10:
+        # A Period's end includes the whole of its last date: 1-8 Jan and 8-15 Jan overlap.
+        end += timedelta(days=1)
+    if start is not None and end is not None and end <= start:
+        return start, None  # not a usable period: the line is taken as in use from its start
+    return start, end
+
+
+def _moment(value: Any) -> datetime | None:
+    """A FHIR date or dateTime; a partial date (year, year-month) is not placed in time,
+    so its line counts as in use throughout and is summed."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 def _sum(doses: list[DailyDose]) -> DailyDose:
     if len(doses) == 1:
         return doses[0]
-    total = sum(d.mg_per_day for d in doses)
+    total = _mg(sum(d.mg_per_day for d in doses))
     return DailyDose(
-        total, " + ".join(f"({d.arithmetic})" for d in doses) + f" = {fmt(total)} mg/day"
+        total,
+        " + ".join(f"({d.arithmetic})" for d in doses) + f" = {fmt(total)} mg/day",
+        as_needed_maximum=any(d.as_needed_maximum for d in doses),
+    )
+
+
+def as_needed(line: JsonObject) -> bool:
+    # R4: asNeededBoolean, or asNeededCodeableConcept (which implies as needed); R5: asNeeded.
+    return (
+        line.get("asNeededBoolean") is True
+        or line.get("asNeeded") is True
+        or bool(obj(line.get("asNeededCodeableConcept")))
+        or any(True for _ in objs(line.get("asNeededFor")))
     )
 
 
 def line_dose(line: JsonObject, strength_mg: float | None) -> DailyDose | UnknownDose:
+    scheduled = scheduled_dose(line, strength_mg)
+    if not as_needed(line):
+        return scheduled
+    maximum = maximum_dose(line, strength_mg)
+    if isinstance(maximum, UnknownDose):
+        return maximum
+    if maximum is None:
+        if isinstance(scheduled, UnknownDose):
+            return UnknownDose(f"as needed with no maximum dose stated, and {scheduled.reason}")
+        return DailyDose(
+            scheduled.mg_per_day, f"as needed, no maximum stated: {scheduled.arithmetic}"
+        )
+    if isinstance(scheduled, UnknownDose):
+        return DailyDose(
+            maximum.mg_per_day,
+            f"as needed, at most {maximum.arithmetic} (the maximum is counted)",
+            as_needed_maximum=True,
+        )
+    if maximum.mg_per_day > scheduled.mg_per_day:
+        return DailyDose(
+            maximum.mg_per_day,
+            f"as needed: scheduled {scheduled.arithmetic}; maximum {maximum.arithmetic}; "
+            "the larger, the maximum, is counted",
+            as_needed_maximum=True,
+        )
+    return DailyDose(
+        scheduled.mg_per_day,
+        f"as needed: scheduled {scheduled.arithmetic}; maximum {maximum.arithmetic}; "
+        "the larger, the schedule, is counted",
+    )
+
+
+def scheduled_dose(line: JsonObject, strength_mg: float | None) -> DailyDose | UnknownDose:
     amount = amount_mg(line, strength_mg)
     if isinstance(amount, UnknownDose):
         return amount
@@ -134,8 +233,55 @@ def line_dose(line: JsonObject, strength_mg: float | None) -> DailyDose | Unknow
         return per_day
     mg, amount_text = amount
     times, times_text = per_day
-    total = mg * times
+    total = _mg(mg * times)
     return DailyDose(total, f"{amount_text} × {times_text} = {fmt(total)} mg/day")
+
+
+def maximum_dose(line: JsonObject, strength_mg: float | None) -> DailyDose | UnknownDose | None:
+    """The most an as-needed line allows in a day; None when it states no maximum."""
+    per_period = line.get("maxDosePerPeriod")
+    # R4 has one Ratio; R5 allows several, and every one of them applies.
+    ratios = [r for r in ([per_period] if isinstance(per_period, dict) else objs(per_period)) if r]
+    if ratios:
+        bounds = [_per_period(ratio, strength_mg) for ratio in ratios]
+        for bound in bounds:
+            if isinstance(bound, UnknownDose):
+                return bound
+        return min((b for b in bounds if isinstance(b, DailyDose)), key=lambda b: b.mg_per_day)
+    per_administration = obj(line.get("maxDosePerAdministration"))
+    if not per_administration:
+        return None
+    amount = quantity_mg(per_administration, strength_mg, "maxDosePerAdministration")
+    if isinstance(amount, UnknownDose):
+        return amount
+    per_day = times_per_day(obj(line.get("timing")))
+    if isinstance(per_day, UnknownDose):
+        return UnknownDose(
+            "as needed with a maximum per administration but no statement of how often "
+            "it may be taken, so the most in a day is not known"
+        )
+    mg, amount_text = amount
+    times, times_text = per_day
+    total = _mg(mg * times)
+    return DailyDose(total, f"{amount_text} per dose × {times_text} = {fmt(total)} mg/day")
+
+
+def _per_period(ratio: JsonObject, strength_mg: float | None) -> DailyDose | UnknownDose:
+    amount = quantity_mg(obj(ratio.get("numerator")), strength_mg, "maxDosePerPeriod")
+    if isinstance(amount, UnknownDose):
+        return amount
+    denominator = obj(ratio.get("denominator"))
+    value = number(denominator.get("value"))
+    unit = text(denominator.get("code")) or text(denominator.get("unit"))
+    days_per_unit = unit_days(unit)
+    if value is None or value <= 0 or days_per_unit is None:
+        return UnknownDose(
+            f"maxDosePerPeriod's period ('{fmt(value) if value is not None else '?'} "
+            f"{unit or 'no unit'}') is not a length of time"
+        )
+    mg, amount_text = amount
+    total = _mg(mg / (value * days_per_unit))
+    return DailyDose(total, f"{amount_text} per {fmt(value)} {unit} = {fmt(total)} mg/day")
 
 
 def amount_mg(line: JsonObject, strength_mg: float | None) -> tuple[float, str] | UnknownDose:
@@ -148,24 +294,40 @@ def amount_mg(line: JsonObject, strength_mg: float | None) -> tuple[float, str] 
             break
     if not quantity:
         return UnknownDose("no dose quantity")
+    return quantity_mg(quantity, strength_mg, "dose quantity")
+
+
+def quantity_mg(
+    quantity: JsonObject, strength_mg: float | None, what: str
+) -> tuple[float, str] | UnknownDose:
+    """A Quantity in mg, and how it was read: a mass, or a count of dose units × strength.
+
+    The UCUM `code` is read first, then the `unit` text: an EHR that codes its units in
+    another system (NCI, SNOMED CT) still writes "tablet" beside the code."""
     value = number(quantity.get("value"))
     if value is None or value < 0:
-        return UnknownDose("dose quantity has no value")
-    unit = (text(quantity.get("code")) or text(quantity.get("unit")) or "").strip()
-    factor = MG_PER_UNIT.get(unit) or MG_PER_UNIT.get(unit.lower())
-    if factor is not None:
-        mg = value * factor
-        shown = f"{fmt(value)} {unit}" if unit == "mg" else f"{fmt(value)} {unit} ({fmt(mg)} mg)"
-        return mg, shown
-    if counts_dose_units(unit):
-        if strength_mg is None:
-            return UnknownDose(f"dose is {fmt(value)} {unit} and the product strength is unknown")
-        mg = value * strength_mg
-        return mg, f"{fmt(value)} × {fmt(strength_mg)} mg"
-    return UnknownDose(f"dose unit '{unit or 'none'}' is not a mass or a tablet/capsule count")
+        return UnknownDose(f"{what} has no value")
+    units = [u.strip() for u in (text(quantity.get("code")), text(quantity.get("unit"))) if u]
+    for unit in units:
+        factor = MG_PER_UNIT.get(unit) or MG_PER_UNIT.get(unit.lower())
+        if factor is not None:
+            mg = value * factor
+            shown = f"{fmt(value)} mg" if factor == 1.0 else f"{fmt(value)} {unit} ({fmt(mg)} mg)"
+            return mg, shown
+    for unit in units:
+        if counts_dose_units(unit):
+            if strength_mg is None:
+                return UnknownDose(
+                    f"{what} is {fmt(value)} {unit} and the product strength is unknown"
+                )
+            return value * strength_mg, f"{fmt(value)} × {fmt(strength_mg)} mg"
+    shown = " / ".join(dict.fromkeys(units)) or "none"
+    return UnknownDose(f"{what} unit '{shown}' is not a mass or a tablet/capsule count")
 
 
 def times_per_day(timing: JsonObject) -> tuple[float, str] | UnknownDose:
+    """Administrations per day at the most frequent the timing allows (frequencyMax over
+    frequency, period rather than periodMax)."""
     repeat = obj(timing.get("repeat"))
     frequency = number(repeat.get("frequencyMax")) or number(repeat.get("frequency"))
     period = number(repeat.get("period"))

@@ -4,53 +4,36 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TypeVar
 
-from fhir_mappings.conditions import (
-    ConditionFact,
-    concerns_heart,
-    condition_fact,
-    in_scope,
-    is_risk_factor,
-)
+from facts.medications import MedicationFact
+from facts.patient import PatientFacts
+from fhir_mappings.conditions import concerns_heart, condition_fact, in_scope, is_risk_factor
 from fhir_mappings.json_access import JsonObject
-from fhir_mappings.medications import MedicationFact, medication_fact
+from fhir_mappings.medications import medication_fact
+from fhir_mappings.observations import pain_scores
 from fhir_mappings.resources import ResourceSet
-from fhir_mappings.terminology import ConditionClass
 
 log = logging.getLogger(__name__)
 Fact = TypeVar("Fact")
 
 
-@dataclass(frozen=True, slots=True)
-class PatientFacts:
-    phantom_limb_pain: tuple[ConditionFact, ...]
-    heart: tuple[ConditionFact, ...]
-    risk_factors: tuple[ConditionFact, ...]
-    medications: tuple[MedicationFact, ...]
-
-    @property
-    def in_scope(self) -> bool:
-        return bool(self.phantom_limb_pain)
-
-    @property
-    def reason_reference(self) -> str | None:
-        """The phantom limb pain Condition a suggested order can cite, when it has an id."""
-        return next((c.reference for c in self.phantom_limb_pain if "/" in c.reference), None)
-
-    @property
-    def conduction(self) -> tuple[ConditionFact, ...]:
-        return tuple(c for c in self.heart if ConditionClass.CONDUCTION_ABNORMALITY in c.classes)
-
-
-def patient_facts(resources: ResourceSet) -> PatientFacts:
+def patient_facts(
+    resources: ResourceSet,
+    *,
+    pain_scores_obtained: bool = True,
+    allergies_obtained: bool = True,
+) -> PatientFacts:
+    """The facts of `resources`. The caller says whether the optional data was had at all:
+    scores that could not be obtained are None, not an empty record."""
     conditions = [f for f in _each(resources.conditions, condition_fact) if f is not None]
     return PatientFacts(
         phantom_limb_pain=tuple(c for c in conditions if in_scope(c)),
         heart=tuple(c for c in conditions if concerns_heart(c)),
         risk_factors=tuple(c for c in conditions if is_risk_factor(c)),
         medications=medication_facts(resources.medication_orders, resources.medications),
+        pain_scores=pain_scores(resources.observations) if pain_scores_obtained else None,
+        allergies_available=allergies_obtained,
     )
 
 

@@ -11,13 +11,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from functools import lru_cache
 from typing import Any
 
 import orjson
 
-from fhir_mappings.dose import DailyDose, UnknownDose, daily_dose
+from facts.classes import TherapyClass
+from facts.dose import DailyDose, UnknownDose
+from facts.medications import (
+    Interval,
+    MedicationFact,
+)
+from fhir_mappings.dose import daily_dose
 from fhir_mappings.json_access import (
     JsonObject,
     codings,
@@ -29,6 +34,7 @@ from fhir_mappings.json_access import (
     reference_of,
     text,
 )
+from fhir_mappings.periods import order_period
 from fhir_mappings.terminology import (
     ATC,
     ATC_CLASS_PREFIXES,
@@ -40,13 +46,7 @@ from fhir_mappings.terminology import (
     TEXT_NAMES,
     ClinicalDrug,
     Form,
-    TherapyClass,
 )
-
-# Statuses and intents per GUIDELINE §3 ("tried" and "current").
-TRIED_STATUSES = frozenset({"active", "on-hold", "completed", "stopped"})
-CURRENT_STATUSES = frozenset({"active", "on-hold"})
-NOT_AN_ORDER_INTENTS = frozenset({"proposal", "option"})
 
 # Words for a preparation applied to the skin for a local effect. "Transdermal" is not here:
 # a transdermal system (fentanyl, buprenorphine) is absorbed systemically.
@@ -62,46 +62,6 @@ _STRENGTH_FACTOR = {"mg": 1.0, "g": 1000.0, "mcg": 0.001, "µg": 0.001, "ug": 0.
 _TOPICAL_COMPOUND_PARTS = frozenset({"ketamine"}) | {
     name for name, i in INGREDIENTS.items() if i.therapy_class is TherapyClass.TCA
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """When an order was in use; None on a side means open (unknown start, still running)."""
-
-    start: date | None
-    end: date | None
-
-
-@dataclass(frozen=True, slots=True)
-class MedicationFact:
-    reference: str
-    label: str
-    ingredients: tuple[str, ...]
-    classes: frozenset[TherapyClass]
-    topical: bool
-    status: str
-    intent: str | None
-    in_use: Interval | None
-    dose: DailyDose | UnknownDose
-    rxnorm_code: str | None = None
-    # The active order a revised draft replaces (MedicationRequest.priorPrescription).
-    replaces: str | None = None
-
-    @property
-    def counts_as_order(self) -> bool:
-        return self.intent not in NOT_AN_ORDER_INTENTS
-
-    @property
-    def tried(self) -> bool:
-        return self.counts_as_order and self.status in TRIED_STATUSES
-
-    @property
-    def current(self) -> bool:
-        return self.counts_as_order and self.status in CURRENT_STATUSES
-
-    @property
-    def systemic_tca(self) -> bool:
-        return TherapyClass.TCA in self.classes and not self.topical
 
 
 @dataclass(slots=True)
@@ -151,6 +111,11 @@ def medication_fact(
         dose=_dose(order, identity, strength),
         rxnorm_code=identity.rxnorm_code,
         replaces=text(obj(order.get("priorPrescription")).get("reference")),
+        amines=frozenset(
+            amine
+            for i in identity.ingredients
+            if i in INGREDIENTS and (amine := INGREDIENTS[i].amine) is not None
+        ),
     )
 
 
@@ -317,27 +282,4 @@ def _dose(
 
 
 def _in_use(order: JsonObject, status: str) -> Interval | None:
-    start = _date(order.get("authoredOn")) or _date(obj(order.get("effectivePeriod")).get("start"))
-    start = start or _date(order.get("effectiveDateTime"))
-    ends = [_date(obj(obj(order.get("dispenseRequest")).get("validityPeriod")).get("end"))]
-    ends.append(_date(obj(order.get("effectivePeriod")).get("end")))
-    for dosage in objs(order.get("dosageInstruction", order.get("dosage"))):
-        ends.append(
-            _date(obj(obj(obj(dosage.get("timing")).get("repeat")).get("boundsPeriod")).get("end"))
-        )
-    if status in CURRENT_STATUSES:
-        return Interval(start, None)
-    known_ends = [e for e in ends if e is not None]
-    end = max(known_ends) if known_ends else start
-    if start is None and end is None:
-        return None
-    return Interval(start, end)
-
-
-def _date(value: Any) -> date | None:
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
+    return order_period(order, status)

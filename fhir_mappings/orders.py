@@ -7,9 +7,8 @@ read: its code text and displays, its body site and its notes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from enum import StrEnum
 
+from facts.orders import SplintOrder, SplintSite
 from fhir_mappings.json_access import (
     JsonObject,
     concept_label,
@@ -22,19 +21,6 @@ from fhir_mappings.json_access import (
 
 _SPLINT = re.compile(r"\bsplint|\bimmobili[sz]")
 _RESIDUAL_LIMB = re.compile(r"\bstump\b|\bresidual[\s-]+limb|\bamputation\b|\bamputated\b")
-
-
-class SplintSite(StrEnum):
-    RESIDUAL_LIMB = "residual-limb"
-    NOT_STATED = "not-stated"
-    ELSEWHERE = "elsewhere"
-
-
-@dataclass(frozen=True, slots=True)
-class SplintOrder:
-    reference: str
-    label: str
-    site: SplintSite
 
 
 def splint_order(order: JsonObject) -> SplintOrder | None:

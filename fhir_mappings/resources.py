@@ -19,6 +19,8 @@ WANTED = frozenset(
         "Medication",
         "ServiceRequest",
         "DeviceRequest",
+        "AllergyIntolerance",
+        "Observation",
     }
 )
 
@@ -29,6 +31,9 @@ class ResourceSet:
     medication_orders: list[JsonObject] = field(default_factory=list)
     # ServiceRequests and DeviceRequests: the order hooks check them for splinting.
     other_orders: list[JsonObject] = field(default_factory=list)
+    allergies: list[JsonObject] = field(default_factory=list)
+    # Pain-score Observations (GUIDELINE §3 "Response"); read by code, not category.
+    observations: list[JsonObject] = field(default_factory=list)
     # Medications by every name a reference may use: "Medication/id" and the entry fullUrl.
     medications: dict[str, JsonObject] = field(default_factory=dict)
     skipped: int = 0
@@ -49,6 +54,10 @@ class ResourceSet:
             self.medication_orders.append(resource)
         elif resource_type in ("ServiceRequest", "DeviceRequest"):
             self.other_orders.append(resource)
+        elif resource_type == "AllergyIntolerance":
+            self.allergies.append(resource)
+        elif resource_type == "Observation":
+            self.observations.append(resource)
         elif resource_type == "Medication":
             resource_id = text(resource.get("id"))
             if resource_id:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from facts.classes import Amine, ConditionClass, TherapyClass
+
 SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
@@ -24,14 +26,6 @@ ICD_SYSTEMS = frozenset({ICD10CM, ICD10})
 
 
 # --- Conditions -------------------------------------------------------------------------
-
-
-class ConditionClass(StrEnum):
-    PHANTOM_LIMB_PAIN = "phantom-limb-pain"
-    PHANTOM_LIMB_WITHOUT_PAIN = "phantom-limb-without-pain"
-    CARDIAC_DISEASE = "cardiac-disease"
-    CONDUCTION_ABNORMALITY = "conduction-abnormality"
-    CV_RISK_FACTOR = "cardiovascular-risk-factor"
 
 
 # SNOMED CT has no hierarchy here, so concepts are listed one by one.
@@ -152,25 +146,9 @@ ICD_PREFIXES: dict[str, ConditionClass] = {
 ICD_PREFIX_ORDER: tuple[str, ...] = tuple(sorted(ICD_PREFIXES, key=len, reverse=True))
 
 # The heart classes that make a TCA a concern (GUIDELINE §4, "TCA and the heart").
-HEART_CONCERNS = frozenset({ConditionClass.CARDIAC_DISEASE, ConditionClass.CONDUCTION_ABNORMALITY})
 
 
 # --- Medications --------------------------------------------------------------------------
-
-
-class TherapyClass(StrEnum):
-    GABAPENTINOID = "gabapentinoid"
-    TCA = "tca"
-    SNRI = "snri"
-    TOPICAL_LIDOCAINE = "topical-lidocaine"
-    TOPICAL_COMPOUND = "topical-compound"
-    NMDA_ANTAGONIST = "nmda-antagonist"
-    OPIOID = "opioid"
-
-
-class Amine(StrEnum):
-    SECONDARY = "secondary"
-    TERTIARY = "tertiary"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,9 @@ from datetime import date
 from enum import StrEnum
 from itertools import combinations
 
-from fhir_mappings.facts import PatientFacts
-from fhir_mappings.medications import Interval, MedicationFact
-from fhir_mappings.terminology import TherapyClass
+from facts.classes import TherapyClass
+from facts.medications import Interval, MedicationFact
+from facts.patient import PatientFacts
 from guideline.therapies import (
     FIRST_LINE,
     GABAPENTINOIDS,

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from fhir_mappings.conditions import ConditionFact
-from fhir_mappings.dose import DailyDose, UnknownDose
-from fhir_mappings.facts import PatientFacts
-from fhir_mappings.medications import MedicationFact
-from fhir_mappings.orders import SplintOrder, SplintSite
-from fhir_mappings.terminology import INGREDIENTS, Amine, TherapyClass
+from facts.classes import Amine, TherapyClass
+from facts.conditions import ConditionFact
+from facts.dose import DailyDose, UnknownDose
+from facts.medications import MedicationFact
+from facts.orders import SplintOrder, SplintSite
+from facts.patient import PatientFacts
 
 TCA_DAILY_LIMIT_MG = 100.0  # "dosages preferably kept below 100 mg/day"
 
@@ -102,12 +102,7 @@ def opioid(facts: PatientFacts, orders: Orders) -> list[Finding]:
 
 
 def tertiary_amine_tca(facts: PatientFacts, orders: Orders) -> list[Finding]:
-    tertiary = tuple(
-        m
-        for m in orders.judged
-        if m.systemic_tca
-        and any(INGREDIENTS[i].amine is Amine.TERTIARY for i in m.ingredients if i in INGREDIENTS)
-    )
+    tertiary = tuple(m for m in orders.judged if m.systemic_tca and Amine.TERTIARY in m.amines)
     return [Finding(Rule.TERTIARY_AMINE_TCA, Severity.INFO, tertiary)] if tertiary else []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from fhir_mappings.terminology import TherapyClass
+from facts.classes import TherapyClass
 
 
 class Therapy(StrEnum):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from facts.classes import ConditionClass
 from fhir_mappings.conditions import condition_fact, in_scope
 from fhir_mappings.facts import patient_facts
 from fhir_mappings.resources import collect
-from fhir_mappings.terminology import ConditionClass
 from tests.fhir import ICD10, ICD10CM, SNOMED, bundle, condition
 
 

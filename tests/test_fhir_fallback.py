@@ -121,18 +121,24 @@ def test_fetches_every_missing_key_with_the_bearer_token(
         assert call.request.headers["Accept"] == "application/fhir+json"
 
 
-def test_no_prefetch_at_all_fetches_the_required_keys(
+def test_no_prefetch_at_all_fetches_every_key_it_reads(
     client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
 ) -> None:
     conditions_route(ehr).respond(json=example["prefetch"]["conditions"])
     medications_route(ehr).respond(json=example["prefetch"]["medications"])
+    allergies = ehr.get(f"{FHIR}/AllergyIntolerance", params={"patient": PATIENT})
+    allergies.respond(json=searchset([]))
+    scores = ehr.get(f"{FHIR}/Observation", params={"patient": PATIENT, "_sort": "-date"})
+    scores.respond(json=searchset([]))
     request = hook_request(example)
     del request["prefetch"]
 
     response = client.post(HOOK, json=request)
 
     assert response.status_code == 200
-    assert len(ehr.calls) == 2
+    # The required keys and the optional ones; the Patient is never fetched.
+    assert len(ehr.calls) == 4
+    assert allergies.call_count == 1 and scores.call_count == 1
 
 
 def test_null_prefetch_is_no_data_and_not_requeried(
@@ -638,6 +644,10 @@ def test_redirect_is_not_followed(
             "answered with an OperationOutcome",
         ),
         (httpx.Response(200, json={"resourceType": "Bundle", "entry": "x"}), "not a list"),
+        (
+            httpx.Response(200, json={"resourceType": "Patient", "id": PATIENT}),
+            "the search answered with a Patient",
+        ),
     ],
 )
 def test_unusable_answers_are_a_412(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhir_mappings.facts import PatientFacts, patient_facts
+from facts.patient import PatientFacts
+from fhir_mappings.facts import patient_facts
 from fhir_mappings.resources import collect
 from guideline.ladder import Step, assess
 from guideline.therapies import Therapy

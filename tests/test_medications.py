@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from facts.classes import TherapyClass
+from facts.medications import MedicationFact
 from fhir_mappings.facts import patient_facts
-from fhir_mappings.medications import MedicationFact, medication_fact
+from fhir_mappings.medications import medication_fact
 from fhir_mappings.resources import collect
-from fhir_mappings.terminology import CLINICAL_DRUGS, TherapyClass
+from fhir_mappings.terminology import CLINICAL_DRUGS
 from tests.conftest import TESTDATA
 from tests.fhir import ATC, RXNORM, bundle, med
 
@@ -178,7 +180,10 @@ def test_combination_opioid_product_is_an_opioid() -> None:
         ("active", "order", True, True),
         ("on-hold", "order", True, True),
         ("completed", "order", True, False),
-        ("stopped", "plan", True, False),
+        ("stopped", "order", True, False),
+        # GUIDELINE v2 §3: a plan is not a trial.
+        ("stopped", "plan", False, False),
+        ("active", "plan", False, False),
         ("cancelled", "order", False, False),
         ("entered-in-error", "order", False, False),
         ("draft", "order", False, False),

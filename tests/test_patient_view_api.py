@@ -26,13 +26,23 @@ def cards(client: TestClient, body: dict[str, Any]) -> list[dict[str, Any]]:
 def test_discovery_lists_one_service_per_hook(client: TestClient) -> None:
     services = client.get("/cds-services").json()["services"]
     assert sorted(s["hook"] for s in services) == ["order-select", "order-sign", "patient-view"]
+    common = {
+        "patient": "Patient/{{context.patientId}}",
+        "conditions": "Condition?patient={{context.patientId}}",
+        "medications": "MedicationRequest?patient={{context.patientId}}",
+        "allergies": "AllergyIntolerance?patient={{context.patientId}}",
+    }
+    pain_scores = (
+        "Observation?patient={{context.patientId}}"
+        "&code=http://loinc.org|72514-3,http://loinc.org|38208-5,http://loinc.org|38214-3"
+        "&_sort=-date&_count=20"
+    )
     for service in services:
         assert service["title"] and service["description"] and service["id"]
-        assert service["prefetch"] == {
-            "patient": "Patient/{{context.patientId}}",
-            "conditions": "Condition?patient={{context.patientId}}",
-            "medications": "MedicationRequest?patient={{context.patientId}}",
-        }
+        if service["hook"] == "patient-view":
+            assert service["prefetch"] == common | {"painScores": pain_scores}
+        else:
+            assert service["prefetch"] == common
 
 
 def test_the_example_request_gets_the_expected_card(client: TestClient) -> None:

@@ -109,15 +109,22 @@ def test_fhir_fetches_are_child_spans_without_the_patient_in_them(
     with respx.mock(assert_all_mocked=True) as ehr:
         ehr.get(f"{FHIR}/Condition").respond(json=bundles["conditions"])
         ehr.get(f"{FHIR}/MedicationRequest").respond(json=bundles["medications"])
+        ehr.get(f"{FHIR}/AllergyIntolerance").respond(json=bundles["allergies"])
+        ehr.get(f"{FHIR}/Observation").respond(json=bundles["painScores"])
         response = traced.post(HOOK, json=request, headers={"traceparent": TRACEPARENT})
     assert response.status_code == 200
     assert len(response.json()["cards"]) == 1
     spans = exporter.get_finished_spans()
     hook = server_span(spans)
     fetches = [s for s in spans if s.kind == SpanKind.CLIENT and s.name == "GET"]
-    assert len(fetches) == 2
+    assert len(fetches) == 4
     urls = sorted(str((s.attributes or {}).get("http.url")) for s in fetches)
-    assert urls == [f"{FHIR}/Condition", f"{FHIR}/MedicationRequest"]
+    assert urls == [
+        f"{FHIR}/AllergyIntolerance",
+        f"{FHIR}/Condition",
+        f"{FHIR}/MedicationRequest",
+        f"{FHIR}/Observation",
+    ]
     for fetch in fetches:
         assert fetch.context.trace_id == int(TRACE_ID, 16)
         assert descends_from(fetch, hook, spans)

@@ -11,11 +11,13 @@ from cards.orders import order_cards
 from cards.patient_view import patient_view_cards
 from cds.api.errors import ServiceError, validation_failed
 from cds.api.models import HookRequest, OrderSelectContext, OrderSignContext, PatientContext
-from cds.api.services import Hook, Service
+from cds.api.services import ALLERGIES, PAIN_SCORES, Hook, Service
 from cds.fhir.patient_data import Fallback, Resolver, gather
-from fhir_mappings.facts import PatientFacts, medication_facts, patient_facts
-from fhir_mappings.medications import MedicationFact
-from fhir_mappings.orders import SplintOrder, splint_order
+from facts.medications import MedicationFact
+from facts.orders import SplintOrder
+from facts.patient import PatientFacts
+from fhir_mappings.facts import medication_facts, patient_facts
+from fhir_mappings.orders import splint_order
 from fhir_mappings.resources import ResourceSet, collect
 from guideline.ladder import assess
 from guideline.precautions import ON_CHART_OPEN, ON_ORDER, Orders, evaluate
@@ -47,10 +49,7 @@ async def answer(
     service: Service, request: HookRequest, fallback: Fallback, resolve: Resolver
 ) -> CdsResponse:
     context = parse_context(service, request)
-    values = await gather(request, fallback)
-    record = collect(values.values())
-    await resolve(request, record)
-    facts = patient_facts(record)
+    record, facts = await read_patient(service, request, fallback, resolve)
     if not facts.in_scope:
         return CdsResponse(cards=[])
     if not isinstance(context, OrderSignContext):
@@ -60,6 +59,22 @@ async def answer(
     findings = evaluate(facts, orders, ON_ORDER)
     at_signing = service.hook is Hook.ORDER_SIGN
     return CdsResponse(cards=order_cards(findings, facts, context.patientId, at_signing=at_signing))
+
+
+async def read_patient(
+    service: Service, request: HookRequest, fallback: Fallback, resolve: Resolver
+) -> tuple[ResourceSet, PatientFacts]:
+    """The patient's resources and facts: prefetch, else the FHIR server (`fallback`).
+    Optional data that could not be had is said to be unavailable in the facts."""
+    data = await gather(request, service.prefetch, fallback)
+    record = collect(data.values.values())
+    await resolve(request, record)
+    facts = patient_facts(
+        record,
+        pain_scores_obtained=data.obtained(PAIN_SCORES.name),
+        allergies_obtained=data.obtained(ALLERGIES.name),
+    )
+    return record, facts
 
 
 def chart_cards(facts: PatientFacts, patient_id: str) -> list[Card]:

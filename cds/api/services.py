@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from fhir_mappings.observations import LOINC, PAIN_SCORE_CODES
+
 
 class Hook(StrEnum):
     PATIENT_VIEW = "patient-view"
@@ -13,14 +15,58 @@ class Hook(StrEnum):
     ORDER_SIGN = "order-sign"
 
 
-# US Core style searches. The guideline needs the Conditions and the medication orders;
-# the Patient is asked for so the EHR can confirm whose chart it is.
-PREFETCH: dict[str, str] = {
-    "patient": "Patient/{{context.patientId}}",
-    "conditions": "Condition?patient={{context.patientId}}",
-    "medications": "MedicationRequest?patient={{context.patientId}}",
-}
-REQUIRED_PREFETCH = frozenset({"conditions", "medications"})
+class Need(StrEnum):
+    """What the service does when the EHR did not prefetch a key (digest §3)."""
+
+    # Read from the EHR's FHIR server; when that cannot be done, a 412 naming the key.
+    REQUIRED = "required"
+    # Read from the EHR's FHIR server when it can be used; otherwise the hook still answers,
+    # and the facts say the data was not available.
+    OPTIONAL = "optional"
+    # Asked for the EHR's benefit (whose chart this is) and never fetched.
+    NOT_FETCHED = "not-fetched"
+
+
+@dataclass(frozen=True, slots=True)
+class PrefetchKey:
+    name: str
+    template: str
+    need: Need
+    # For a search sorted newest first: read only until this many matches are in hand
+    # (a page, or the few pages a small page size needs), never the whole history.
+    newest: int | None = None
+
+
+# The pain scores shown on patient-view (GUIDELINE §3 "Response") are the most recent ones:
+# a bounded search, newest first, whose `_count` is this number.
+PAIN_SCORES_READ = 20
+
+# US Core style searches. The guideline needs the Conditions and the medication orders; the
+# Patient is asked for so the EHR can confirm whose chart it is. Allergies and
+# intolerances (GUIDELINE §3) and pain scores are optional: a chart without them still
+# gets advice.
+PATIENT = PrefetchKey("patient", "Patient/{{context.patientId}}", Need.NOT_FETCHED)
+CONDITIONS = PrefetchKey("conditions", "Condition?patient={{context.patientId}}", Need.REQUIRED)
+MEDICATIONS = PrefetchKey(
+    "medications", "MedicationRequest?patient={{context.patientId}}", Need.REQUIRED
+)
+ALLERGIES = PrefetchKey(
+    "allergies", "AllergyIntolerance?patient={{context.patientId}}", Need.OPTIONAL
+)
+# By code, not by category: EHRs file pain scores under `survey` or `vital-signs`.
+PAIN_SCORES = PrefetchKey(
+    "painScores",
+    "Observation?patient={{context.patientId}}&code="
+    + ",".join(f"{LOINC}|{code}" for code in PAIN_SCORE_CODES)
+    + f"&_sort=-date&_count={PAIN_SCORES_READ}",
+    Need.OPTIONAL,
+    newest=PAIN_SCORES_READ,
+)
+
+# Only patient-view shows pain scores; every hook may suggest an agent, so every hook
+# reads the allergies that rule agents out.
+PATIENT_VIEW_PREFETCH = (PATIENT, CONDITIONS, MEDICATIONS, ALLERGIES, PAIN_SCORES)
+ORDER_PREFETCH = (PATIENT, CONDITIONS, MEDICATIONS, ALLERGIES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +75,7 @@ class Service:
     hook: Hook
     title: str
     description: str
+    prefetch: tuple[PrefetchKey, ...]
 
     def discovery(self) -> dict[str, Any]:
         return {
@@ -36,7 +83,7 @@ class Service:
             "id": self.id,
             "title": self.title,
             "description": self.description,
-            "prefetch": PREFETCH,
+            "prefetch": {key.name: key.template for key in self.prefetch},
         }
 
 
@@ -51,6 +98,7 @@ SERVICES: dict[str, Service] = {
             "guideline's treatment ladder, the next therapy to consider as one-click draft "
             "orders, and precautions already true of the active medication (TCA with "
             "cardiac disease, TCA above 100 mg/day).",
+            PATIENT_VIEW_PREFETCH,
         ),
         Service(
             "phantom-limb-pain-order-select",
@@ -58,6 +106,7 @@ SERVICES: dict[str, Service] = {
             "Phantom limb pain: order check at selection",
             "Checks the selected medication or service orders of a patient with phantom limb "
             "pain against the guideline's precautions, with one-click alternatives.",
+            ORDER_PREFETCH,
         ),
         Service(
             "phantom-limb-pain-order-sign",
@@ -65,6 +114,7 @@ SERVICES: dict[str, Service] = {
             "Phantom limb pain: order check at signing",
             "Checks every draft order of a patient with phantom limb pain against the "
             "guideline's precautions before signing, with one-click alternatives.",
+            ORDER_PREFETCH,
         ),
     )
 }

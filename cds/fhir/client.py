@@ -149,26 +149,27 @@ class FhirServerFallback:
             if entry["resource"].get("resourceType") == "Medication":
                 record.add(entry["resource"], entry.get("fullUrl"))
 
-    def _session(self, request: HookRequest, missing: Mapping[str, Unsatisfied]) -> _Session:
-        needed = f"Required prefetch data is missing or incomplete: {describe(missing)}."
+    def unusable(self, request: HookRequest) -> str | None:
         server = request.fhirServer
         if not server:
-            raise DataUnavailable(f"{needed} The request names no fhirServer.", missing)
+            return "The request names no fhirServer."
         if not is_allowed(server, self.allowlist):
-            raise DataUnavailable(
-                f"{needed} The FHIR server {server} is not on this service's allowlist; "
-                "it was not contacted.",
-                missing,
+            return (
+                f"The FHIR server {server} is not on this service's allowlist; "
+                "it was not contacted."
             )
         if request.fhirAuthorization is None:
-            raise DataUnavailable(
-                f"{needed} The request has no fhirAuthorization access token for the FHIR server.",
-                missing,
-            )
+            return "The request has no fhirAuthorization access token for the FHIR server."
+        return None
+
+    def _session(self, request: HookRequest, missing: Mapping[str, Unsatisfied]) -> _Session:
+        why = self.unusable(request)
+        server, authorization = request.fhirServer, request.fhirAuthorization
+        if why is not None or not server or authorization is None:
+            needed = f"Required prefetch data is missing or incomplete: {describe(missing)}."
+            raise DataUnavailable(f"{needed} {why}", missing)
         deadline = asyncio.get_running_loop().time() + self.timeout_s
-        return _Session(
-            self, server.rstrip("/"), request.fhirAuthorization.access_token, deadline, request
-        )
+        return _Session(self, server.rstrip("/"), authorization.access_token, deadline, request)
 
 
 @dataclass(slots=True)
@@ -191,10 +192,18 @@ class _Session:
             # A prefetched page with a `total` but no link to the rest: search again.
             first = await self.get_json(f"{self.base}/{wanted.query.lstrip('/')}")
         if first.get("resourceType") != "Bundle":
+            if "?" in wanted.query:
+                # A search answers with a Bundle; anything else would read as an empty chart.
+                raise FetchFailed(
+                    Failure.INVALID, f"the search answered with a {first['resourceType']}"
+                )
             return first
         entries = self._entries(first)
+        found = matches(first)
         page, pages = first, 1
         while (next_url := next_link(page, self.base)) is not None:
+            if wanted.newest is not None and found >= wanted.newest:
+                break  # a search sorted newest first: the rest is older than what is needed
             if pages >= limits.max_pages:
                 raise FetchFailed(
                     Failure.TOO_COSTLY,
@@ -212,6 +221,7 @@ class _Session:
             if page.get("resourceType") != "Bundle":
                 raise FetchFailed(Failure.INVALID, "a next page is not a Bundle")
             entries.extend(self._entries(page))
+            found += matches(page)
             pages += 1
             if len(entries) > limits.max_entries:
                 raise FetchFailed(
@@ -220,10 +230,11 @@ class _Session:
                 )
         bundle: JsonObject = {"resourceType": "Bundle", "type": "searchset", "entry": entries}
         total = number(first.get("total"))
-        if total is not None and total > matches(bundle):
+        enough = wanted.newest is not None and found >= wanted.newest
+        if total is not None and total > found and not enough:
             raise FetchFailed(
                 Failure.INCOMPLETE,
-                f"the server counts {total:g} results but its pages hold {matches(bundle)}; "
+                f"the server counts {total:g} results but its pages hold {found}; "
                 "partial data could give wrong advice",
             )
         await self.resolve_medications(bundle)

@@ -1,0 +1,1 @@
+"""The plain facts shared by `fhir_mappings` (which makes them) and `guideline`/`cards`."""
