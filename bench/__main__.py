@@ -27,10 +27,18 @@ from bench.patients import (
 from bench.report import RESULTS, machine, markdown, write_json
 
 SECTIONS = ("inprocess", "http", "fallback", "profile")
+# Benchmarks of their own, reached through `python -m bench --faults …` too.
+OTHER_BENCHMARKS = {"--faults": "bench.faults", "--saturation": "bench.saturation"}
 
 
 def parse_args(argv: list[str] | None, prog: str = "python -m bench") -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=__doc__,
+        epilog="Reliability: `--faults [options]` runs the fault benchmark (python -m "
+        "bench.faults), `--saturation [options]` the recording-at-saturation benchmark "
+        "(python -m bench.saturation); each has its own --help.",
+    )
     parser.add_argument("--quick", action="store_true", help="short run, about a minute")
     parser.add_argument(
         "--iterations", type=int, help="timed calls per hook (default: 200; 30 with --quick)"
@@ -87,6 +95,13 @@ def parse_args(argv: list[str] | None, prog: str = "python -m bench") -> argpars
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in OTHER_BENCHMARKS:
+        import importlib
+
+        other = importlib.import_module(OTHER_BENCHMARKS[argv[0]])
+        code: int = other.main(argv[1:], prog=f"{prog} {argv[0]}")
+        return code
     args = parse_args(argv, prog)
     started = time.monotonic()
     try:
