@@ -204,17 +204,21 @@ def _http(args: argparse.Namespace, patient: Any, app: Any) -> dict[str, Any]:
 @contextmanager
 def _scratch_database() -> Iterator[None]:
     """The cards the benchmark's calls record go to a database of their own, deleted at the
-    end, never into the service's: DATABASE_URL is what every app and server here reads."""
-    previous = os.environ.get("DATABASE_URL")
+    end, never into the service's, and so does their journal: DATABASE_URL and
+    CDS_STATE_DIR are what every app and server here reads."""
+    names = ("DATABASE_URL", "CDS_STATE_DIR")
+    previous = {name: os.environ.get(name) for name in names}
     with tempfile.TemporaryDirectory(prefix="plp-cds-bench-") as scratch:
         os.environ["DATABASE_URL"] = f"sqlite:///{scratch}/bench.db"
+        os.environ["CDS_STATE_DIR"] = f"{scratch}/state"
         try:
             yield
         finally:
-            if previous is None:
-                del os.environ["DATABASE_URL"]
-            else:
-                os.environ["DATABASE_URL"] = previous
+            for name, value in previous.items():
+                if value is None:
+                    del os.environ[name]
+                else:
+                    os.environ[name] = value
 
 
 def _guarded(section: Callable[[], dict[str, Any]]) -> dict[str, Any]:
