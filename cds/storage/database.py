@@ -53,13 +53,20 @@ class Database:
     """One engine per process, migrated once before first use."""
 
     def __init__(
-        self, database_url: str, *, read_only: bool = False, schema_ready: bool = False
+        self,
+        database_url: str,
+        *,
+        read_only: bool = False,
+        schema_ready: bool = False,
+        pre_ping: bool = True,
     ) -> None:
         url = async_url(database_url)
         self._key = url.render_as_string(hide_password=False)
         if read_only:
             url = _read_only(url)
-        options: dict[str, Any] = {"pool_pre_ping": True}
+        # A pre-ping costs a round trip per checkout; an engine whose failed work is retried
+        # anyway (the card writer's) does without it.
+        options: dict[str, Any] = {"pool_pre_ping": pre_ping}
         if is_memory_sqlite(url):
             # Every new connection to :memory: is a new, empty database; share one.
             options |= {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}

@@ -32,21 +32,19 @@ _feedback_with_rule = feedback.outerjoin(
 
 log = logging.getLogger("cds.storage")
 
-# Bound parameters one statement may carry: SQLite before 3.32 takes 999, later versions
-# 32766, asyncpg 32767.
+# Bound parameters one SQLite statement may carry: 999 before 3.32, 32766 since.
 _SQLITE_PARAMETERS = 999 if sqlite3.sqlite_version_info < (3, 32) else 30_000
-_POSTGRES_PARAMETERS = 30_000
 
 
 class Store:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    async def record_cards(self, cards: Sequence[EmittedCard]) -> int:
-        """Write the cards; returns how many were new (a card already on record is kept
-        once, so a batch written again after a lost acknowledgement adds nothing)."""
+    async def record_cards(self, cards: Sequence[EmittedCard]) -> None:
+        """Write the cards; a card already on record is kept once, so a batch written again
+        after a lost acknowledgement adds nothing."""
         if not cards:
-            return 0
+            return
         rows = [
             {
                 "card_uuid": c.card_uuid,
@@ -59,24 +57,30 @@ class Store:
             for c in cards
         ]
         async with self.database.begin() as connection:
-            return await self._insert_rows(connection, emitted_cards, rows)
+            await self._insert_rows(connection, emitted_cards, rows)
 
     async def _insert_rows(
         self, connection: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
-    ) -> int:
-        """Multi-row INSERTs ignoring repeats. One statement per chunk rather than one per
-        row: SQLite's driver lets go of the GIL around every row it steps, and a writer
-        thread that must win the GIL back from a busy event loop once per row falls behind."""
-        budget = _SQLITE_PARAMETERS if self.database.dialect == "sqlite" else _POSTGRES_PARAMETERS
-        per_statement = max(1, budget // max(1, len(rows[0])))
-        inserted = 0
+    ) -> None:
+        """Many rows at once, ignoring repeats, at the least cost to each database.
+
+        PostgreSQL: one executemany, which asyncpg pipelines under one prepared statement.
+        SQLite: many rows per statement rather than one, since its driver lets go of the GIL
+        around every statement it steps, and a writer thread that must win the GIL back from
+        a busy event loop once per row falls behind. With RETURNING, SQLAlchemy's
+        "insertmanyvalues" renders pages of rows from one cached statement; a SQLite too old
+        for RETURNING gets multi-row VALUES compiled per chunk."""
+        insert = self._insert_ignoring_repeats(table)
+        if self.database.dialect != "sqlite":
+            await connection.execute(insert, list(rows))
+            return
+        if connection.dialect.insert_executemany_returning:
+            keys = list(table.primary_key.columns)
+            (await connection.execute(insert.returning(*keys), list(rows))).all()
+            return
+        per_statement = max(1, _SQLITE_PARAMETERS // max(1, len(rows[0])))
         for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            result = await connection.execute(
-                self._insert_ignoring_repeats(table).values(list(chunk))
-            )
-            inserted += max(result.rowcount, 0)
-        return inserted
+            await connection.execute(insert.values(list(rows[start : start + per_statement])))
 
     async def save_feedback(self, records: Iterable[FeedbackRecord]) -> list[FeedbackRecord]:
         """Store each report once; returns the ones not stored before.

@@ -52,6 +52,12 @@ MAX_BATCH = 500
 # Cards sent to the database in one write (several batches when replaying a backlog).
 MAX_WRITE_CARDS = 5_000
 RETRY_FIRST_S = 0.1
+# The journaler takes the queue at most this often while calls keep coming (a call that
+# finds it idle is journaled at once): larger batches cost the request loop less, and a
+# SIGKILL loses at most the calls answered in this time plus one journal write.
+JOURNAL_EVERY_S = 0.01
+# The flusher writes at most this often while the journal holds less than a full write.
+FLUSH_EVERY_S = 0.05
 # How often the journaler looks at the queue when nobody woke it.
 IDLE_POLL_S = 0.5
 # How often journals left by ended processes are looked for.
@@ -217,7 +223,7 @@ class CardWriter:
         self._wakeup, self._flush = asyncio.Event(), asyncio.Event()
         self._loop = loop
         self._started.set()
-        database = Database(self.database_url, schema_ready=self.schema_ready)
+        database = Database(self.database_url, schema_ready=self.schema_ready, pre_ping=False)
         store = Store(database)
         try:
             self._adopt()
@@ -264,8 +270,8 @@ class CardWriter:
             if calls:
                 self._journal(calls)
                 self._flush.set()
-                # Let the flusher's database I/O through between batches.
-                await asyncio.sleep(0)
+                if not self._stopping:
+                    await asyncio.sleep(JOURNAL_EVERY_S)
                 continue
             if self._stopping:
                 self._journal_done = True
@@ -283,40 +289,50 @@ class CardWriter:
             self.idle = False
 
     def _journal(self, calls: list[Queued]) -> None:
-        records = [card for cards, _ in calls for card in cards]
+        """Journal the calls, oldest first, as far as the journal has room; drop the rest."""
         batch_id = uuid.uuid4().hex[:12]
         try:
-            seq = self.journal.append(batch_id, records)
-        except JournalFull as full:
-            self._lose("journal_full", batch_id, len(calls), records, str(full))
-        except (sqlite3.Error, OSError) as error:
-            self._lose("journal_error", batch_id, len(calls), records, describe_error(error))
-        else:
-            links = [context for _, context in calls if context is not None][:MAX_LINKS]
-            if links and len(self._links) < MAX_LINKS:
-                self._links[seq] = links
-            lost = self._full.end()
-            if lost is not None:
-                log.warning(
-                    "card journal takes records again; %d cards were lost while it could not",
-                    lost,
-                    extra={"cards": lost, "batch": batch_id},
-                )
-            JOURNAL_CARDS.set(self.journal.pending_cards)
+            kept, dropped = self._fitting(calls)
+            if kept:
+                seq = self.journal.append(batch_id, [card for cards, _ in kept for card in cards])
+                links = [context for _, context in kept if context is not None][:MAX_LINKS]
+                if links and len(self._links) < MAX_LINKS:
+                    self._links[seq] = links
+                JOURNAL_CARDS.set(self.journal.pending_cards)
+            if dropped:
+                why = f"the card journal is full ({self.journal.max_cards} cards)"
+                self._lose("journal_full", batch_id, dropped, why)
+            elif kept:
+                lost = self._full.end()
+                if lost is not None:
+                    log.warning(
+                        "card journal takes records again; %d cards were lost while it could not",
+                        lost,
+                        extra={"cards": lost, "batch": batch_id},
+                    )
+        except (JournalFull, sqlite3.Error, OSError) as error:
+            self._lose("journal_error", batch_id, calls, describe_error(error))
         finally:
             self.settled_calls += len(calls)
 
-    def _lose(
-        self, reason: str, batch_id: str, calls: int, records: list[EmittedCard], why: str
-    ) -> None:
-        CARDS_LOST.labels(reason=reason).inc(len(records))
-        self.lost_cards += len(records)
-        if self._full.begin(len(records)):
+    def _fitting(self, calls: list[Queued]) -> tuple[list[Queued], list[Queued]]:
+        room = self.journal.max_cards - self.journal.pending_cards
+        for taken, (cards, _) in enumerate(calls):
+            room -= len(cards)
+            if room < 0:
+                return calls[:taken], calls[taken:]
+        return calls, []
+
+    def _lose(self, reason: str, batch_id: str, calls: list[Queued], why: str) -> None:
+        cards = sum(len(call_cards) for call_cards, _ in calls)
+        CARDS_LOST.labels(reason=reason).inc(cards)
+        self.lost_cards += cards
+        if self._full.begin(cards):
             log.error(
                 "card records dropped: %s; the cards of new hook calls are not recorded "
                 "until the database takes the journal's records (logged once until then)",
                 why,
-                extra={"batch": batch_id, "cards": len(records), "calls": calls},
+                extra={"batch": batch_id, "cards": cards, "calls": len(calls)},
             )
 
     async def _flush_loop(self, store: Store) -> None:
@@ -340,8 +356,11 @@ class CardWriter:
                 continue
             if self._stopping and self._loop.time() >= self._stop_by:
                 return
+            started = self._loop.time()
             if await self._write(store, batches):
                 delay = RETRY_FIRST_S
+                if not self._stopping and self.journal.pending_cards < MAX_WRITE_CARDS:
+                    await asyncio.sleep(started + FLUSH_EVERY_S - self._loop.time())
                 continue
             if self._stopping:
                 return
@@ -363,7 +382,7 @@ class CardWriter:
             timeout = max(0.1, min(timeout, self._stop_by - self._loop.time()))
         started = self._loop.time()
         try:
-            inserted = await self._traced(store, batches, records, timeout)
+            await self._traced(store, batches, records, timeout)
         except StorageUnavailable as error:
             return self._failed(named, len(records), str(error))
         except Exception as error:
@@ -387,25 +406,22 @@ class CardWriter:
                 extra={"batch": named, "cards": len(records)},
             )
         elif log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "card records written (%d new)",
-                inserted,
-                extra={"batch": named, "cards": len(records)},
-            )
+            log.debug("card records written", extra={"batch": named, "cards": len(records)})
         return True
 
     async def _traced(
         self, store: Store, batches: list[JournalBatch], records: list[EmittedCard], timeout: float
-    ) -> int:
+    ) -> None:
         tracer = self.tracer
         if tracer is None:
-            return await within(timeout, store.record_cards(records), "card write")
+            await within(timeout, store.record_cards(records), "card write")
+            return
         if not self._traced_engine:
             tracer.instrument(store.database.engine)
             self._traced_engine = True
         links = [link for batch in batches for link in self._links.get(batch.seq, ())]
         with tracer.write(links[:MAX_LINKS], len(records)):
-            return await within(timeout, store.record_cards(records), "card write")
+            await within(timeout, store.record_cards(records), "card write")
 
     def _failed(self, named: str, cards: int, error: str) -> bool:
         CARD_WRITE_FAILURES.inc()
