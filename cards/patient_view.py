@@ -1,17 +1,37 @@
-"""The patient-view answer: one calm summary card, plus warnings already true of the chart."""
+"""The patient-view answer: one calm summary card, plus warnings already true of the chart.
+
+The summary and the detail are written from the same plan, so the summary names the next
+step the detail explains.
+"""
 
 from __future__ import annotations
 
-from cards import catalog
-from cards.models import Action, Card, Indicator, Suggestion
-from cards.precautions import RENDER
+from cards.actions import Drafting
+from cards.models import Action, Card, Suggestion
+from cards.precautions import ALLERGIES_UNCHECKED, exclusion_line, render, unknown_dose_lines
+from cards.response import response_sections
 from cards.source import source
-from cards.wording import CLASS_NAMES, REASSESS, bullets, condition_line, order_line
-from facts.dose import UnknownDose
-from facts.patient import PatientFacts
-from guideline.ladder import Assessment, Step
-from guideline.precautions import Finding, Rule
-from guideline.therapies import Therapy
+from cards.wording import (
+    CLASS_NAMES,
+    REASSESS,
+    THERAPY_NAMES,
+    agents,
+    allergy_line,
+    bullets,
+    condition_line,
+    either,
+    order_line,
+)
+from guideline.findings import Reason, Rule, Severity
+from guideline.hooks import ChartAdvice
+from guideline.ladder import OpioidOption, Option, Plan, Stage, Step
+from guideline.therapies import (
+    GABAPENTINOIDS,
+    SNRIS,
+    STEP_3_OPTIONS,
+    TCAS,
+    Therapy,
+)
 
 STEP_TEXT: dict[Step, str] = {
     Step.START: "Step 1: no first-line agent recorded yet.",
@@ -19,127 +39,294 @@ STEP_TEXT: dict[Step, str] = {
     Step.COMBINATION: "Step 2: two first-line classes in use together.",
     Step.SECOND_LINE: "Step 3: second-line treatment tried on top of a combination.",
 }
-
-NEXT_TEXT: dict[Step, str] = {
-    Step.START: "Begin with gabapentin or pregabalin. For localized pain, add a lidocaine 5% "
-    "patch on the residual limb.",
-    Step.ADD_OR_SWITCH: "If relief is insufficient or side effects are intolerable, add or "
-    "switch to a TCA (nortriptyline or desipramine) or an SNRI (duloxetine or venlafaxine). "
-    "For a partial response, combine agents from different first-line classes "
-    "(e.g. gabapentin plus nortriptyline).",
-    Step.COMBINATION: "For a partial response, add mirror therapy or exercise therapy "
-    "(at least 30 minutes twice weekly). If the response to the combination stays "
-    "inadequate, consider ketamine or the topical amitriptyline/ketamine compound, and "
-    "short-term opioid therapy only for severe exacerbations.",
-    Step.SECOND_LINE: "If pain stays refractory, consider referral for spinal cord "
-    "stimulation, transcranial magnetic stimulation or scrambler therapy, and a "
-    "multidisciplinary approach with psychological interventions.",
+STEP_LABEL: dict[Step, str] = {
+    Step.START: "step 1",
+    Step.ADD_OR_SWITCH: "step 1",
+    Step.COMBINATION: "step 2",
+    Step.SECOND_LINE: "refractory",
 }
-
-SUMMARY: dict[Step, str] = {
-    Step.START: "Phantom limb pain: guideline starts with gabapentin or pregabalin",
-    Step.ADD_OR_SWITCH: "Phantom limb pain, step 1: if relief is insufficient, add or switch "
-    "to a TCA or SNRI",
-    Step.COMBINATION: "Phantom limb pain, step 2: add mirror or exercise therapy; if "
-    "inadequate, consider ketamine",
-    Step.SECOND_LINE: "Phantom limb pain, refractory: consider spinal cord stimulation and a "
-    "multidisciplinary approach",
+STEP_3_NAMES: dict[Therapy, str] = {
+    Therapy.KETAMINE: "ketamine",
+    Therapy.TOPICAL_COMPOUND: "the topical amitriptyline/ketamine compound",
 }
-NEXT_TEXT_HEART = (
-    "If relief is insufficient or side effects are intolerable, add or switch to an SNRI "
-    "(duloxetine or venlafaxine). For a partial response, combine agents from different "
-    "first-line classes."
+STEP_3_SHORT: dict[Therapy, str] = {
+    Therapy.KETAMINE: "ketamine",
+    Therapy.TOPICAL_COMPOUND: "the topical compound",
+}
+REFERRAL = (
+    "referral for spinal cord stimulation, transcranial magnetic stimulation or scrambler "
+    "therapy, and a multidisciplinary approach with psychological interventions"
 )
-SUMMARY_HEART = "Phantom limb pain, step 1: if relief is insufficient, add or switch to an SNRI"
-SUMMARY_START_AGAIN = "Phantom limb pain: consider gabapentin or pregabalin, the first-line start"
+PASSED_TEXT: dict[Stage, str] = {
+    Stage.ADD_OR_SWITCH: "Every TCA and SNRI the guideline suggests is ruled out for this "
+    "patient (reasons below), so the next step's options are offered.",
+    Stage.COMBINE: "No gabapentinoid can be added and no switch between a TCA and an SNRI can "
+    "be offered (reasons below), so the next step's options are offered.",
+    Stage.STEP_2: "None of step 3's options can be offered (reasons below), so step 4's are.",
+}
+PATCH = "For localized pain, add a lidocaine 5% patch on the residual limb."
 
 
-def summary_card(
-    facts: PatientFacts, assessment: Assessment, findings: list[Finding], patient_id: str
-) -> Card:
-    reason = facts.reason_reference
-    suggestions = [
-        Suggestion(
-            label=catalog.label(therapy),
-            actions=[
-                Action(
-                    type="create",
-                    description=f"Draft order: {catalog.label(therapy)}",
-                    resource=catalog.resource(therapy, patient_id, reason),
-                )
-            ],
-        )
-        for therapy in assessment.next_therapies
+def _offered(
+    plan: Plan, among: tuple[Therapy, ...], *, switch: bool | None = None
+) -> list[Therapy]:
+    return [
+        o.therapy
+        for o in plan.options
+        if o.therapy in among and (switch is None or bool(o.stops) == switch)
     ]
-    return Card(
-        summary=_summary(assessment),
-        detail=_detail(facts, assessment, findings),
-        indicator=Indicator.INFO,
-        source=source("treatment-step"),
-        suggestions=suggestions,
-        selectionBehavior="any" if suggestions else None,
+
+
+def _names(therapies: list[Therapy]) -> str:
+    return either([THERAPY_NAMES[t] for t in therapies])
+
+
+def _classes(plan: Plan, *, switch: bool | None = None, long: bool = False) -> str:
+    """ "a TCA or SNRI", "an SNRI (duloxetine or venlafaxine)", … for what is offered."""
+    tcas, snris = _offered(plan, TCAS, switch=switch), _offered(plan, SNRIS, switch=switch)
+    if plan.snri_first:
+        groups = [("an SNRI", snris), ("a TCA", tcas)]
+    else:
+        groups = [("a TCA", tcas), ("an SNRI", snris)]
+    present = [(name, agents_) for name, agents_ in groups if agents_]
+    if long:
+        return " or ".join(f"{name} ({_names(list(a))})" for name, a in present)
+    if len(present) == 2:
+        return f"{present[0][0]} or {present[1][0].removeprefix('an ').removeprefix('a ')}"
+    return present[0][0] if present else ""
+
+
+def _step_3_first(plan: Plan) -> str:
+    if Stage.STEP_2 in plan.passed:
+        return "spinal cord stimulation"
+    offered = _offered(plan, STEP_3_OPTIONS)
+    if offered:
+        return STEP_3_SHORT[offered[0]]
+    return "short-term opioids for severe exacerbations"
+
+
+def _phase(plan: Plan) -> Stage:
+    """The stage the card words: step 2's, when step 3's options were all ruled out and
+    step 4's referrals are offered beside step 2's add-ons."""
+    return Stage.STEP_2 if Stage.STEP_2 in plan.passed else plan.stage
+
+
+def summary(plan: Plan) -> str:
+    label = STEP_LABEL[plan.step]
+    stage = _phase(plan)
+    if stage is Stage.BEGIN:
+        gabapentinoids = _names(_offered(plan, GABAPENTINOIDS))
+        if plan.step is Step.START:
+            return f"Phantom limb pain: guideline starts with {gabapentinoids}"
+        return f"Phantom limb pain: consider {gabapentinoids}, the first-line start"
+    if stage is Stage.STEP_4:
+        return (
+            "Phantom limb pain, refractory: consider spinal cord stimulation and a "
+            "multidisciplinary approach"
+        )
+    if stage is Stage.ADD_OR_SWITCH:
+        return (
+            f"Phantom limb pain, {label}: if relief is insufficient, add or switch to "
+            f"{_classes(plan)}"
+        )
+    if stage is Stage.COMBINE:
+        partners = _names(_offered(plan, GABAPENTINOIDS, switch=False))
+        switch = _classes(plan, switch=True)
+        moves = [f"add {partners}" if partners else "", f"switch to {switch}" if switch else ""]
+        return f"Phantom limb pain, {label}: if relief is insufficient, " + ", or ".join(
+            m for m in moves if m
+        )
+    passed = "first-line options excluded; " if plan.step is Step.ADD_OR_SWITCH else ""
+    return (
+        f"Phantom limb pain, {label}: {passed}add mirror or exercise therapy; if inadequate, "
+        f"consider {_step_3_first(plan)}"
     )
 
 
-def _summary(assessment: Assessment) -> str:
-    if assessment.step is Step.ADD_OR_SWITCH:
-        if Therapy.GABAPENTIN in assessment.next_therapies:
-            return SUMMARY_START_AGAIN
-        if assessment.tca_withheld_for_heart:
-            return SUMMARY_HEART
-    return SUMMARY[assessment.step]
+def _next(plan: Plan) -> str:
+    """The guideline's next step, in the order the summary names it."""
+    parts = [PASSED_TEXT[s] for s in plan.passed if s in PASSED_TEXT and s is not Stage.STEP_2]
+    stage = _phase(plan)
+    if stage is Stage.BEGIN:
+        gabapentinoids = _names(_offered(plan, GABAPENTINOIDS))
+        if plan.step is Step.START:
+            parts.append(f"Begin with {gabapentinoids}.")
+        else:
+            parts.append(f"Begin with {gabapentinoids}, the guideline's first-line start.")
+            if _classes(plan):
+                parts.append(
+                    "If relief is insufficient or side effects are intolerable, add or switch "
+                    f"to {_classes(plan, long=True)}."
+                )
+    elif stage is Stage.ADD_OR_SWITCH:
+        first = next(o.therapy for o in plan.options if o.therapy in (*TCAS, *SNRIS))
+        parts.append(
+            "If relief is insufficient or side effects are intolerable, add or switch to "
+            f"{_classes(plan, long=True)}. For a partial response, combine agents from "
+            f"different first-line classes (e.g. gabapentin plus {THERAPY_NAMES[first]})."
+        )
+    elif stage is Stage.COMBINE:
+        parts.append(_combine_text(plan))
+    elif stage is Stage.STEP_2:
+        parts.append(_step_2_text(plan))
+    else:
+        parts.append(f"If pain stays refractory, consider {REFERRAL}.")
+    if Therapy.LIDOCAINE_PATCH in plan.therapies:
+        parts.append(PATCH)
+    return " ".join(parts)
 
 
-def _next_text(assessment: Assessment) -> str:
-    return NEXT_TEXT_HEART if assessment.tca_withheld_for_heart else NEXT_TEXT[assessment.step]
+def _combine_text(plan: Plan) -> str:
+    current = agents(plan.anchored_on)
+    partners = _names(_offered(plan, GABAPENTINOIDS, switch=False))
+    switch = _classes(plan, switch=True, long=True)
+    text = "A TCA and an SNRI are alternatives, never taken together. If relief is insufficient"
+    moves = []
+    if partners:
+        moves.append(
+            f"add {partners} to the current {current} (agents from different first-line "
+            "classes, for a partial response)"
+        )
+    if switch:
+        moves.append(
+            f"switch from {current} to {switch}: the switch drafts the new agent and stops the "
+            "current order"
+        )
+    return f"{text}, {', or '.join(moves)}."
 
 
-def _detail(facts: PatientFacts, assessment: Assessment, findings: list[Finding]) -> str:
+def _step_2_text(plan: Plan) -> str:
+    text = (
+        "For a partial response, add mirror therapy or exercise therapy (at least 30 minutes "
+        "twice weekly)."
+    )
+    if Stage.STEP_2 in plan.passed:
+        passed = PASSED_TEXT[Stage.STEP_2]
+        return f"{text} {passed} If the response stays inadequate, consider {REFERRAL}."
+    options = [STEP_3_NAMES[t] for t in _offered(plan, STEP_3_OPTIONS)]
+    if plan.opioid_option is OpioidOption.OFFERED:
+        options.append("short-term opioid therapy only for severe exacerbations")
+    return f"{text} If the response stays inadequate, consider {either(options, 'and')}."
+
+
+def _tried(plan: Plan) -> list[str]:
     tried = [
         f"{CLASS_NAMES[therapy_class]}: {order_line(m)}"
-        for therapy_class, meds in assessment.tried.items()
+        for therapy_class, meds in plan.tried
         for m in meds
     ]
     sections = [
-        f"**{STEP_TEXT[assessment.step]}**",
-        "**Tried so far:**\n" + (bullets(tried) if tried else "- nothing the guideline names"),
-        f"**Next, per the guideline:** {_next_text(assessment)}",
+        "**Tried so far:**\n" + (bullets(tried) if tried else "- nothing the guideline names")
     ]
-    if assessment.tca_withheld_for_heart:
+    if plan.not_tolerated:
+        sections.append(
+            "**Not tolerated** (an allergy or intolerance is recorded; counted as tried):\n"
+            + bullets(allergy_line(a) for a in plan.not_tolerated)
+        )
+    if plan.agonist_treatment:
+        sections.append(
+            "**Opioid agonist treatment** for opioid use disorder (not part of the ladder):\n"
+            + bullets(order_line(m) for m in plan.agonist_treatment)
+        )
+    return sections
+
+
+def _left_out(plan: Plan) -> list[str]:
+    sections = []
+    heart = [e for e in plan.left_out if e.reason is Reason.HEART]
+    if heart:
         sections.append(
             "**Heart:** TCAs are not suggested because the record shows "
-            + "; ".join(condition_line(c) for c in facts.heart)
+            + "; ".join(condition_line(c) for c in plan.heart)
             + ". The guideline prefers an SNRI (duloxetine or venlafaxine) when the heart "
             "is a concern."
         )
-    elif assessment.snri_preferred_for_risk:
+    others = {
+        e.therapy: e for e in plan.left_out if e.reason is not Reason.HEART
+    }  # one reason per therapy
+    if others:
+        sections.append(
+            "**Not offered:**\n"
+            + bullets(exclusion_line(e, THERAPY_NAMES[t]) for t, e in others.items())
+        )
+    if plan.risk_factors and _classes(plan):
         sections.append(
             "**Cardiovascular risk factors:** "
-            + "; ".join(condition_line(c) for c in facts.risk_factors)
+            + "; ".join(condition_line(c) for c in plan.risk_factors)
             + ". The guideline suggests considering an SNRI as the alternative to a TCA."
         )
+    if plan.opioid_option is OpioidOption.WITHHELD:
+        evidence = [
+            *(order_line(m) for m in plan.agonist_treatment),
+            *(condition_line(c) for c in plan.opioid_use_disorder),
+        ]
+        sections.append(
+            "**Short-term opioid therapy** for severe exacerbations, one of step 3's options, "
+            "is not offered: the patient is on opioid agonist treatment for opioid use "
+            f"disorder ({'; '.join(evidence)})."
+        )
+    return sections
+
+
+def _detail(advice: ChartAdvice, drafting: Drafting) -> str:
+    plan = advice.plan
+    sections = [f"**{STEP_TEXT[plan.step]}**", *_tried(plan)]
+    sections.append(f"**Next, per the guideline:** {_next(plan)}")
+    sections.extend(_left_out(plan))
+    if not drafting.allergies_checked:
+        sections.append(ALLERGIES_UNCHECKED)
     unknown = [
-        f"{order_line(m)}: {m.dose.reason}"
-        for f in findings
+        line
+        for f in advice.findings
         if f.rule is Rule.TCA_DOSE_UNKNOWN
-        for m in f.orders
-        if isinstance(m.dose, UnknownDose)
+        for line in unknown_dose_lines(f)
     ]
     if unknown:
         sections.append(
             "**TCA dose not verified** against the 100 mg/day limit:\n" + bullets(unknown)
         )
+    sections.extend(response_sections(advice.response))
     sections.append(f"**{REASSESS}**")
     sections.append(
         "Phantom limb pain on record: "
-        + "; ".join(condition_line(c) for c in facts.phantom_limb_pain)
+        + "; ".join(condition_line(c) for c in advice.phantom_limb_pain)
     )
     return "\n\n".join(sections)
 
 
-def patient_view_cards(
-    facts: PatientFacts, assessment: Assessment, findings: list[Finding], patient_id: str
-) -> list[Card]:
-    cards = [summary_card(facts, assessment, findings, patient_id)]
-    cards.extend(RENDER[f.rule](f) for f in findings if f.rule in RENDER)
-    return cards
+def _suggestion(option: Option, drafting: Drafting) -> Suggestion | None:
+    if option.stops:
+        return drafting.switch(option.therapy, option.stops)
+    name = drafting.catalog.label(option.therapy)
+    return Suggestion(
+        label=name,
+        actions=[
+            Action(
+                type="create",
+                description=f"Draft order: {name}",
+                resource=drafting.catalog.resource(
+                    option.therapy, drafting.patient_id, drafting.reason
+                ),
+            )
+        ],
+    )
+
+
+def summary_card(advice: ChartAdvice, drafting: Drafting) -> Card:
+    built = [_suggestion(o, drafting) for o in advice.plan.options]
+    suggestions = [s for s in built if s is not None]
+    # Two switches of one current order cannot both be taken; otherwise any may be.
+    switching = any(o.stops for o in advice.plan.options)
+    return Card(
+        summary=summary(advice.plan),
+        detail=_detail(advice, drafting),
+        indicator=Severity.INFO,
+        source=source("treatment-step"),
+        suggestions=suggestions,
+        selectionBehavior=("at-most-one" if switching else "any") if suggestions else None,
+    )
+
+
+def patient_view_cards(advice: ChartAdvice, drafting: Drafting) -> list[Card]:
+    warnings = tuple(f for f in advice.findings if f.rule is not Rule.TCA_DOSE_UNKNOWN)
+    return [summary_card(advice, drafting), *render(warnings, drafting)]

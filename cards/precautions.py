@@ -1,4 +1,5 @@
-"""Precaution findings (GUIDELINE §4) → warning, critical or info cards.
+"""Precaution findings (GUIDELINE §4) → cards. The guideline has decided the severity and
+the alternatives; this module only words them.
 
 Summaries are fixed text and computed figures only, never words the EHR sent: summaries are
 stored with the card record, which must hold no patient data. The detail names the orders
@@ -8,84 +9,159 @@ and conditions.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
-from cards.models import Action, Card, Indicator, Suggestion
+from cards.actions import Drafting
+from cards.markdown import escape_markdown
+from cards.models import Card, Suggestion
 from cards.source import override_reasons, source
-from cards.wording import bullets, condition_line, order_line
+from cards.wording import (
+    THERAPY_NAMES,
+    allergy_line,
+    bullets,
+    condition_line,
+    order_line,
+    splint_line,
+)
 from facts.dose import UnknownDose, fmt
-from guideline.precautions import TCA_DAILY_LIMIT_MG, Finding, Rule
+from guideline.findings import Exclusion, Finding, Reason, Rule, Severity
+from guideline.precautions import TCA_DAILY_LIMIT_MG
 
 SNRI_ALTERNATIVE = "An SNRI (duloxetine or venlafaxine) is the guideline's alternative."
+LIMIT = f"{fmt(TCA_DAILY_LIMIT_MG)} mg/day"
 
 
-def tca_heart(finding: Finding) -> Card:
-    hard = finding.severity.value == "critical"
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A card's suggestions and how many may be chosen."""
+
+    suggestions: list[Suggestion] | None = None
+    selection: Literal["at-most-one", "any"] | None = None
+
+
+def offer(finding: Finding, drafting: Drafting) -> Offer:
+    """The finding's alternatives as suggestions, of which one may be chosen."""
+    built = [drafting.suggestion(a) for a in finding.alternatives]
+    suggestions = [s for s in built if s is not None]
+    return Offer(suggestions, "at-most-one") if suggestions else Offer()
+
+
+REASON_TEXT: dict[Reason, str] = {
+    Reason.CURRENT: "already prescribed",
+    Reason.TRIED: "tried before",
+    Reason.ALLERGY: "allergy or intolerance recorded",
+    Reason.HEART: "a TCA, and the heart is a concern",
+}
+
+
+def exclusion_line(exclusion: Exclusion, name: str) -> str:
+    evidence = [
+        *(order_line(m) for m in exclusion.orders),
+        *(allergy_line(a) for a in exclusion.allergies),
+        *(condition_line(c) for c in exclusion.conditions),
+    ]
+    return f"{name}: {REASON_TEXT[exclusion.reason]}: {'; '.join(evidence)}"
+
+
+ALLERGIES_UNCHECKED = (
+    "**Allergies and intolerances were not available** to the service: the suggestions "
+    "were not checked against them."
+)
+
+
+def left_out(finding: Finding, drafting: Drafting, what: str) -> list[str]:
+    sections = []
+    if finding.left_out:
+        lines = [exclusion_line(e, THERAPY_NAMES[e.therapy]) for e in finding.left_out]
+        sections.append(f"**{what} not offered:**\n{bullets(lines)}")
+    if finding.alternatives and not drafting.allergies_checked:
+        sections.append(ALLERGIES_UNCHECKED)
+    return sections
+
+
+def tca_heart(finding: Finding, drafting: Drafting) -> Card:
+    chosen = offer(finding, drafting)
+    hard = finding.severity is Severity.CRITICAL
     summary = (
-        f"TCA with {'a conduction abnormality' if hard else 'cardiac disease'}: "
+        f"TCA with {'a high-risk cardiac finding' if hard else 'cardiac disease'}: "
         f"use with caution; consider an SNRI instead"
+    )
+    why = (
+        "A hard finding is present (a ventricular conduction block, Mobitz II or complete AV "
+        "block, long QT, a ventricular arrhythmia or a recent myocardial infarction). "
+        if hard
+        else ""
     )
     detail = "\n\n".join(
         [
             f"**Tricyclic antidepressant:**\n{bullets(order_line(m) for m in finding.orders)}",
             f"**Heart:**\n{bullets(condition_line(c) for c in finding.conditions)}",
-            "The guideline advises caution with TCAs in cardiac disease and ventricular "
-            "conduction abnormalities, and keeping the dose below 100 mg/day. " + SNRI_ALTERNATIVE,
+            why + "The guideline advises caution with TCAs in cardiac disease and conduction "
+            f"abnormalities, and keeping the dose below {LIMIT}. " + SNRI_ALTERNATIVE,
+            *left_out(finding, drafting, "SNRI swaps"),
         ]
     )
     return Card(
         summary=summary,
         detail=detail,
-        indicator=Indicator(finding.severity.value),
+        indicator=finding.severity,
         source=source("tca-heart"),
         overrideReasons=override_reasons(
             "benefit-outweighs-risk", "alternative-not-suitable", "cardiology-reviewed"
         ),
+        suggestions=chosen.suggestions,
+        selectionBehavior=chosen.selection,
     )
 
 
-def tca_dose(finding: Finding) -> Card:
+def tca_dose(finding: Finding, drafting: Drafting) -> Card:
     total = finding.total_mg_per_day or 0.0
-    lines = [f"{order_line(m)}: {dose.arithmetic}" for m, dose in finding.doses]
+    lines = [f"{order_line(m)}: {escape_markdown(dose.arithmetic)}" for m, dose in finding.doses]
     return Card(
-        summary=f"TCA total {fmt(total)} mg/day is above the {fmt(TCA_DAILY_LIMIT_MG)} mg/day "
-        "the guideline prefers",
+        summary=f"TCA total {fmt(total)} mg/day: the guideline prefers below {LIMIT}",
         detail="\n\n".join(
             [
                 f"**Daily tricyclic dose:**\n{bullets(lines)}",
                 f"**Total: {fmt(total)} mg/day.** The guideline advises keeping TCA doses "
-                f"preferably below {fmt(TCA_DAILY_LIMIT_MG)} mg/day.",
+                f"preferably below {LIMIT}, so {LIMIT} itself is already at the limit.",
             ]
         ),
-        indicator=Indicator.WARNING,
+        indicator=finding.severity,
         source=source("tca-dose"),
         overrideReasons=override_reasons("dose-intended", "benefit-outweighs-risk"),
     )
 
 
-def tca_dose_unknown(finding: Finding, *, at_signing: bool) -> Card:
-    reasons = [
-        f"{order_line(m)}: {m.dose.reason}"
+def unknown_dose_lines(finding: Finding) -> list[str]:
+    return [
+        f"{order_line(m)}: {escape_markdown(m.dose.reason)}"
         for m in finding.orders
         if isinstance(m.dose, UnknownDose)
     ]
-    if at_signing:
+
+
+def tca_dose_unknown(finding: Finding, drafting: Drafting) -> Card:
+    reasons = unknown_dose_lines(finding)
+    if finding.severity is Severity.INFO:
         return Card(
-            summary="TCA daily dose could not be verified against the 100 mg/day limit",
-            detail=f"**Why:**\n{bullets(reasons)}\n\nCheck that the total tricyclic dose stays "
-            "preferably below 100 mg/day.",
-            indicator=Indicator.WARNING,
+            summary=f"TCA dose not yet complete: the {LIMIT} check will run at signing",
+            detail=f"**Not yet known:**\n{bullets(reasons)}",
+            indicator=finding.severity,
             source=source("tca-dose"),
-            overrideReasons=override_reasons("dose-intended"),
         )
     return Card(
-        summary="TCA dose not yet complete: the 100 mg/day check will run at signing",
-        detail=f"**Not yet known:**\n{bullets(reasons)}",
-        indicator=Indicator.INFO,
+        summary=f"TCA daily dose could not be verified against the {LIMIT} limit",
+        detail=f"**Why:**\n{bullets(reasons)}\n\nCheck that the total tricyclic dose stays "
+        f"preferably below {LIMIT}.",
+        indicator=finding.severity,
         source=source("tca-dose"),
+        overrideReasons=override_reasons("dose-intended"),
     )
 
 
-def tca_cv_risk(finding: Finding) -> Card:
+def tca_cv_risk(finding: Finding, drafting: Drafting) -> Card:
+    chosen = offer(finding, drafting)
     return Card(
         summary="TCA with cardiovascular risk factors: consider an SNRI instead",
         detail="\n\n".join(
@@ -95,80 +171,147 @@ def tca_cv_risk(finding: Finding) -> Card:
                 + bullets(condition_line(c) for c in finding.conditions),
                 "For patients with cardiovascular risk factors the guideline suggests "
                 "considering an SNRI as the alternative to a TCA.",
+                *left_out(finding, drafting, "SNRI swaps"),
             ]
         ),
-        indicator=Indicator.INFO,
+        indicator=finding.severity,
         source=source("tca-cv-risk"),
+        suggestions=chosen.suggestions,
+        selectionBehavior=chosen.selection,
     )
 
 
-def opioid(finding: Finding) -> Card:
+def tca_snri_stacked(finding: Finding, drafting: Drafting) -> Card:
+    chosen = offer(finding, drafting)
+    sections = [
+        f"**Ordered:**\n{bullets(order_line(m) for m in finding.orders)}",
+    ]
+    if finding.related:
+        sections.append(f"**Already in place:**\n{bullets(order_line(m) for m in finding.related)}")
+    sections.append(
+        "The guideline offers a TCA and an SNRI as alternatives, never together: both act on "
+        "serotonin and noradrenaline, and duloxetine raises TCA levels. Switch from one to "
+        "the other rather than adding it."
+    )
+    if finding.conditions:
+        sections.append(
+            "The heart is a concern ("
+            + "; ".join(condition_line(c) for c in finding.conditions)
+            + "): no switch towards the TCA is offered."
+        )
+    return Card(
+        summary="TCA and SNRI together: the guideline offers them as alternatives; switch",
+        detail="\n\n".join(sections),
+        indicator=finding.severity,
+        source=source("tca-snri-stacked"),
+        overrideReasons=override_reasons("cross-taper", "benefit-outweighs-risk"),
+        suggestions=chosen.suggestions,
+        selectionBehavior=chosen.selection,
+    )
+
+
+def opioid(finding: Finding, drafting: Drafting) -> Card:
+    sections = [
+        f"**Opioid order:**\n{bullets(order_line(m) for m in finding.orders)}",
+        "In phantom limb pain the guideline keeps opioids for acute pain or severe "
+        "episodic exacerbations, short term, and with caution: they carry a risk of "
+        "dependency and of opioid-induced hyperalgesia.",
+    ]
+    if finding.related:
+        sections.append(
+            "**Opioid agonist treatment** for opioid use disorder is in place (not part of "
+            "this caution):\n" + bullets(order_line(m) for m in finding.related)
+        )
     return Card(
         summary="Opioid order: short-term use, for severe exacerbations only",
-        detail="\n\n".join(
-            [
-                f"**Opioid order:**\n{bullets(order_line(m) for m in finding.orders)}",
-                "In phantom limb pain the guideline keeps opioids for acute pain or severe "
-                "episodic exacerbations, short term, and with caution: they carry a risk of "
-                "dependency and of opioid-induced hyperalgesia.",
-            ]
-        ),
-        indicator=Indicator.WARNING,
+        detail="\n\n".join(sections),
+        indicator=finding.severity,
         source=source("opioid"),
         overrideReasons=override_reasons("short-term-exacerbation", "benefit-outweighs-risk"),
     )
 
 
-def tertiary_amine_tca(finding: Finding) -> Card:
+def long_term_opioid(finding: Finding, drafting: Drafting) -> Card:
+    since = finding.since.isoformat() if finding.since else "an unknown date"
+    until = finding.until.isoformat() if finding.until else "today"
     return Card(
-        summary="Tertiary-amine TCA: the guideline's TCAs are nortriptyline or desipramine",
-        detail=f"**Order:**\n{bullets(order_line(m) for m in finding.orders)}\n\n"
-        "The guideline names the secondary-amine TCAs nortriptyline and desipramine as the "
-        "first-line tricyclics for phantom limb pain.",
-        indicator=Indicator.INFO,
-        source=source("tertiary-amine-tca"),
+        summary="Opioids in continuous use for more than 90 days: the guideline advises "
+        "short-term use; reassess",
+        detail="\n\n".join(
+            [
+                f"**Opioid orders, in continuous use from {since} to {until} "
+                f"({finding.days} days; renewals less than 30 days apart joined):**\n"
+                + bullets(order_line(m) for m in finding.orders),
+                "The guideline keeps opioids for acute phantom limb pain or severe episodic "
+                "exacerbations, short term, because of the risk of dependency and of "
+                "opioid-induced hyperalgesia. Use beyond 90 days is long-term opioid therapy "
+                "(CDC's definition): reassess the need and the plan.",
+            ]
+        ),
+        indicator=finding.severity,
+        source=source("long-term-opioid"),
+        overrideReasons=override_reasons("opioid-plan-reviewed", "benefit-outweighs-risk"),
     )
 
 
-RENDER: dict[Rule, Callable[[Finding], Card]] = {
-    Rule.TCA_HEART: tca_heart,
-    Rule.TCA_DOSE: tca_dose,
-    Rule.TCA_CV_RISK: tca_cv_risk,
-    Rule.OPIOID: opioid,
-    Rule.TERTIARY_AMINE_TCA: tertiary_amine_tca,
-}
+def tertiary_amine_tca(finding: Finding, drafting: Drafting) -> Card:
+    chosen = offer(finding, drafting)
+    return Card(
+        summary="Tertiary-amine TCA: the guideline's TCAs are nortriptyline or desipramine",
+        detail="\n\n".join(
+            [
+                f"**Order:**\n{bullets(order_line(m) for m in finding.orders)}",
+                "The guideline names the secondary-amine TCAs nortriptyline and desipramine as "
+                "the first-line tricyclics for phantom limb pain.",
+                *left_out(finding, drafting, "Secondary-amine swaps"),
+            ]
+        ),
+        indicator=finding.severity,
+        source=source("tertiary-amine-tca"),
+        suggestions=chosen.suggestions,
+        selectionBehavior=chosen.selection,
+    )
 
 
-def splinting(finding: Finding) -> Card:
-    on_limb = finding.severity.value == "warning"
-    orders = bullets(f"{s.label} ({s.reference})" for s in finding.splints)
+def splinting(finding: Finding, drafting: Drafting) -> Card:
+    chosen = offer(finding, drafting)
+    orders = bullets(splint_line(s) for s in finding.splints)
     advice = (
         "The guideline advises against splinting the residual limb: it increases focus on "
         "the limb and deconditions its muscles."
     )
-    deletable = [s for s in finding.splints if "/" in s.reference]
-    suggestions = [
-        Suggestion(
-            label="Remove the splint order",
-            actions=[
-                Action(type="delete", description=f"Remove {s.label}", resourceId=s.reference)
-                for s in deletable
-            ],
-        )
-    ]
-    if on_limb:
+    if finding.severity is Severity.INFO:
         return Card(
-            summary="Splinting the residual limb: the guideline advises against it",
-            detail=f"**Order:**\n{orders}\n\n{advice}",
-            indicator=Indicator.WARNING,
+            summary="Splint order without a site: avoid splinting the residual limb",
+            detail=f"**Order:**\n{orders}\n\nIf this splint is for the residual limb: {advice}",
+            indicator=finding.severity,
             source=source("splinting"),
-            suggestions=suggestions if deletable else None,
-            selectionBehavior="at-most-one" if deletable else None,
-            overrideReasons=override_reasons("not-residual-limb", "benefit-outweighs-risk"),
         )
     return Card(
-        summary="Splint order without a site: avoid splinting the residual limb",
-        detail=f"**Order:**\n{orders}\n\nIf this splint is for the residual limb: {advice}",
-        indicator=Indicator.INFO,
+        summary="Splinting the residual limb: the guideline advises against it",
+        detail=f"**Order:**\n{orders}\n\n{advice}",
+        indicator=finding.severity,
         source=source("splinting"),
+        overrideReasons=override_reasons("not-residual-limb", "benefit-outweighs-risk"),
+        suggestions=chosen.suggestions,
+        selectionBehavior=chosen.selection,
     )
+
+
+RENDER: dict[Rule, Callable[[Finding, Drafting], Card]] = {
+    Rule.TCA_HEART: tca_heart,
+    Rule.TCA_DOSE: tca_dose,
+    Rule.TCA_DOSE_UNKNOWN: tca_dose_unknown,
+    Rule.TCA_CV_RISK: tca_cv_risk,
+    Rule.TCA_SNRI_STACKED: tca_snri_stacked,
+    Rule.OPIOID: opioid,
+    Rule.LONG_TERM_OPIOID: long_term_opioid,
+    Rule.TERTIARY_AMINE_TCA: tertiary_amine_tca,
+    Rule.SPLINTING: splinting,
+}
+
+
+def render(findings: tuple[Finding, ...], drafting: Drafting) -> list[Card]:
+    """Cards for the findings, the most serious first, as a prescriber reads top down."""
+    ordered = sorted(findings, key=lambda f: f.severity.rank)
+    return [RENDER[f.rule](f, drafting) for f in ordered]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cards.models import Coding, Source
+from cards.models import Coding, OverrideReason, Source
 
 TOPIC_SYSTEM = "urn:plp-cds:card-topic"
 OVERRIDE_SYSTEM = "urn:plp-cds:override-reason"
@@ -17,7 +17,9 @@ TOPICS: dict[str, str] = {
     "tca-heart": "Tricyclic antidepressant with cardiac disease",
     "tca-dose": "Tricyclic antidepressant daily dose",
     "tca-cv-risk": "Tricyclic antidepressant with cardiovascular risk factors",
+    "tca-snri-stacked": "Tricyclic antidepressant and SNRI together",
     "opioid": "Opioid use in phantom limb pain",
+    "long-term-opioid": "Long-term opioid use in phantom limb pain",
     "tertiary-amine-tca": "Choice of tricyclic antidepressant",
     "splinting": "Splinting of the residual limb",
 }
@@ -38,8 +40,12 @@ OVERRIDE_REASONS: dict[str, str] = {
     "short-term-exacerbation": "Short-term use for a severe exacerbation",
     "patient-preference": "Patient's informed preference",
     "not-residual-limb": "Order does not immobilise the residual limb",
+    "cross-taper": "Planned cross-taper from one agent to the other",
+    "opioid-plan-reviewed": "Opioid therapy reviewed; plan and monitoring in place",
 }
 
 
-def override_reasons(*codes: str) -> list[Coding]:
-    return [Coding(system=OVERRIDE_SYSTEM, code=c, display=OVERRIDE_REASONS[c]) for c in codes]
+def override_reasons(*codes: str) -> list[OverrideReason]:
+    return [
+        OverrideReason(system=OVERRIDE_SYSTEM, code=c, display=OVERRIDE_REASONS[c]) for c in codes
+    ]

@@ -14,7 +14,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
+from cards.catalog import catalog
 from cds.api import feedback
 from cds.api.errors import ServiceError, operation_outcome, validation_failed
 from cds.api.responses import JsonResponse
@@ -25,6 +28,7 @@ from cds.runtime import Runtime
 from cds.security.middleware import build_verifier, install_security
 from cds.security.trusted_issuers import StartupError
 from cds.settings import Settings
+from fhir_mappings.terminology import Terminology, TerminologyError, load_terminology
 
 log = logging.getLogger("cds")
 
@@ -33,7 +37,14 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     """The app for `settings` (default: the environment). `freeze_gc` is for a server
     process only: start-up objects are moved out of the collector's reach once started."""
     settings = settings or Settings()
-    runtime = Runtime(settings=settings, verifier=build_verifier(settings))
+    # The suggestion catalogue is read and every template validated once, here: a faulty
+    # one stops start-up rather than a hook call.
+    catalog()
+    runtime = Runtime(
+        settings=settings,
+        verifier=build_verifier(settings),
+        terminology=_terminology(settings),
+    )
     app = FastAPI(
         title="Phantom limb pain CDS Hooks service",
         default_response_class=JsonResponse,
@@ -46,10 +57,19 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(feedback.router)
     app.include_router(operations.router)
     _add_error_handlers(app)
-    install_security(app, settings, runtime.verifier, runtime.outbound_http)
+    install_security(app, settings, runtime.verifier, runtime.jwks_client)
     if settings.cds_otel_enabled:
         _enable_tracing(app)
     return app
+
+
+def _terminology(settings: Settings) -> Terminology:
+    """The tables, read and checked now: a bad row stops start-up with one line."""
+    try:
+        return load_terminology(settings.cds_site_terminology_file)
+    except TerminologyError as error:
+        setting = " (CDS_SITE_TERMINOLOGY_FILE)" if settings.cds_site_terminology_file else ""
+        raise StartupError(f"terminology table{setting}: {error}") from None
 
 
 def create_served_app() -> FastAPI:
@@ -72,7 +92,7 @@ def _enable_tracing(app: FastAPI) -> None:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, error: ServiceError) -> JsonResponse:
-        return JsonResponse(error.body(), status_code=error.status)
+        return JsonResponse(error.body(), status_code=error.status, headers=error.headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JsonResponse:
@@ -84,6 +104,13 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def validation_error(_: Request, error: RequestValidationError) -> JsonResponse:
         failure = validation_failed(list(error.errors()))
         return JsonResponse(failure.body(), status_code=failure.status)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(_: Request, error: ClientDisconnect) -> Response:
+        # Routine (a closed tab, a timeout, the server's read deadline), and a client can
+        # cause it at will: one short line, not an error with a traceback per connection.
+        log.info("client disconnected before its request was read")
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, error: Exception) -> JsonResponse:

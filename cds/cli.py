@@ -70,7 +70,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     serve.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to listen on; 0.0.0.0 for every interface (default: %(default)s)",
+        help="address to listen on; 0.0.0.0 for every interface, which needs client "
+        "authentication or CDS_REQUIRE_AUTH=false (default: %(default)s)",
     )
     serve.add_argument(
         "--port", type=int, default=8000, help="TCP port to listen on (default: %(default)s)"
@@ -79,7 +80,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "--workers",
         type=int,
         default=1,
-        help="worker processes; more than one needs PostgreSQL and Redis (default: %(default)s)",
+        help="worker processes; more than one needs PostgreSQL, and Redis (REDIS_URL) when "
+        "clients authenticate (default: %(default)s)",
     )
     commands = {"serve": serve}
     for name, text in (
@@ -100,24 +102,17 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
 
 
 def _serve(host: str, port: int, workers: int) -> None:
-    import uvicorn
-
-    from cds.ops.logging import logging_config
+    from cds.ops.server import serve, serving_problems
 
     settings = load_settings()
     check_startup(settings)
+    errors, warnings = serving_problems(settings, host, workers)
+    if errors:
+        raise ConfigurationError("\n".join(errors))
+    for warning in warnings:
+        print(f"plp-cds serve: warning: {warning}", file=sys.stderr)
     with _shared_metrics(workers):
-        uvicorn.run(
-            "cds.app:create_served_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=logging_config(settings.cds_log_level),
-            # On SIGTERM uvicorn stops accepting, lets calls in flight finish, then runs
-            # the lifespan shutdown; this bounds the wait.
-            timeout_graceful_shutdown=20,
-        )
+        serve(settings, host, port, workers)
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import ArgumentError
 
@@ -52,15 +52,10 @@ class Settings(BaseSettings):
         default=0.1, ge=0, description="First retry's delay; it doubles, with jitter."
     )
     cds_fhir_max_medication_lookups: int = Field(default=100, ge=0)
-    cds_fhir_pool_size: int = Field(
-        default=200,
-        ge=1,
-        description="Connections to FHIR servers per worker, all servers together.",
-    )
-    cds_fhir_pool_per_host: int | None = Field(
+    cds_fhir_max_connections_per_host: int | None = Field(
         default=None,
         ge=1,
-        description="Connections to one FHIR server per worker (unset: the pool size).",
+        description="Connections to one FHIR server per worker (unset: CDS_FHIR_MAX_CONNECTIONS).",
     )
     cds_fhir_pool_timeout_s: float = Field(
         default=0.25,
@@ -74,6 +69,10 @@ class Settings(BaseSettings):
         default=5_000, ge=1, description="Most Bundle entries in a hook request or a search."
     )
     cds_trusted_issuers_file: str | None = None
+    cds_site_terminology_file: str | None = Field(
+        default=None,
+        description="A CSV file of local codes and synonyms added to the terminology tables.",
+    )
     cds_require_auth: bool = False
     cds_jwt_leeway_s: int = Field(default=60, ge=0)
     cds_jwt_max_lifetime_s: int = Field(
@@ -84,10 +83,47 @@ class Settings(BaseSettings):
     cds_jwks_timeout_s: float = Field(default=3.0, gt=0, description="Time limit of a JWKS fetch.")
     cds_jwks_ttl_s: float = Field(default=3600.0, gt=0, description="How long a JWK Set is kept.")
     cds_jwks_refetch_floor_s: float = Field(
-        default=30.0, ge=0, description="Least time between refetches for an unknown kid."
+        default=2.0,
+        ge=0,
+        description="Least time between two fetches of one JWK Set; a token naming an unknown "
+        "kid waits for the next one.",
+    )
+    cds_jwks_failure_backoff_s: float = Field(
+        default=5.0, gt=0, description="No refetch this long after a failed JWKS fetch; doubles."
+    )
+    cds_jwks_max_connections: int = Field(
+        default=10, ge=1, description="Connections the JWKS client opens at once."
+    )
+    cds_fhir_max_connections: int = Field(
+        default=200,
+        ge=1,
+        description="Connections the FHIR client opens at once (per worker, all servers).",
+    )
+    cds_fhir_max_keepalive_connections: int = Field(
+        default=20, ge=0, description="Idle FHIR connections kept for reuse."
     )
     cds_max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     cds_cors_origins: str = Field(default="", description="Comma-separated allowed origins.")
+    # The HTTP server `plp-cds serve` runs (h11): what a client may make it hold, and how long.
+    cds_http_max_header_bytes: int = Field(
+        default=32 * 1024, ge=4096, description="Largest request line plus headers (else 400)."
+    )
+    cds_http_read_timeout_s: float = Field(
+        default=10.0, gt=0, description="Time a client has to send a whole request (else 408)."
+    )
+    cds_http_keepalive_s: float = Field(
+        default=5.0, gt=0, description="Idle time before a kept-alive connection is closed."
+    )
+    cds_trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses whose X-Forwarded-For/-Proto are believed.",
+    )
+    cds_metrics_token: SecretStr | None = Field(
+        default=None, min_length=16, description="Bearer token /metrics requires."
+    )
+    cds_feedback_max_reports_per_card: int = Field(
+        default=10, ge=1, description="Most feedback reports stored about one card."
+    )
     database_url: str = Field(default="sqlite:///./plp-cds.db")
     cds_record_timeout_s: float = Field(
         default=2.0, gt=0, description="Time limit of one write of the cards shown."
@@ -109,6 +145,11 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = None
     cds_redis_prefix: str = Field(default="plp-cds:", description="Prefix of every Redis key.")
+    cds_reassessment_interval_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days after the last pain score before patient-view prompts a reassessment.",
+    )
     cds_log_level: LogLevel = "INFO"
     # OpenTelemetry tracing, exported over OTLP/HTTP as the OTEL_* variables say; needs the
     # optional extra: pip install 'plp-cds[otel]'.
@@ -136,6 +177,15 @@ class Settings(BaseSettings):
     @property
     def cors_origins(self) -> tuple[str, ...]:
         return _split(self.cds_cors_origins)
+
+    @property
+    def trusted_proxies(self) -> tuple[str, ...]:
+        return _split(self.cds_trusted_proxies)
+
+    @property
+    def require_auth_said_false(self) -> bool:
+        """CDS_REQUIRE_AUTH=false set on purpose, not merely left at its default."""
+        return "cds_require_auth" in self.model_fields_set and not self.cds_require_auth
 
 
 def _split(value: str) -> tuple[str, ...]:

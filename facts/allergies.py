@@ -17,3 +17,6 @@ class AllergyFact:
     classes: frozenset[TherapyClass]
     # Not refuted, not entered-in-error, not resolved.
     live: bool
+    # The classes of the agents named, where the mapping knows them (an imipramine intolerance
+    # is a TCA tried), as opposed to `classes`, the classes the record names as a class.
+    agent_classes: frozenset[TherapyClass] = frozenset()

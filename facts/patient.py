@@ -10,6 +10,18 @@ from facts.conditions import ConditionFact
 from facts.medications import MedicationFact
 from facts.observations import PainScore
 
+CONDUCTION_FINDINGS = frozenset(
+    {
+        ConditionClass.CONDUCTION_ABNORMALITY,
+        ConditionClass.AV_BLOCK_FIRST_DEGREE,
+        ConditionClass.AV_BLOCK_SECOND_DEGREE,
+        ConditionClass.AV_BLOCK_HIGH_GRADE,
+        ConditionClass.VENTRICULAR_CONDUCTION_BLOCK,
+        ConditionClass.PRE_EXCITATION,
+        ConditionClass.LONG_QT,
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class PatientFacts:
@@ -37,4 +49,7 @@ class PatientFacts:
 
     @property
     def conduction(self) -> tuple[ConditionFact, ...]:
-        return tuple(c for c in self.heart if ConditionClass.CONDUCTION_ABNORMALITY in c.classes)
+        """Version 1's "conduction abnormality" (AV block, bundle branch or fascicular block,
+        pre-excitation, long QT), read from the version 2 findings; the guideline's v2 grading
+        reads the findings themselves."""
+        return tuple(c for c in self.heart if c.classes & CONDUCTION_FINDINGS)

@@ -1,9 +1,17 @@
-"""Condition → the classes the guideline cares about (GUIDELINE §1 and §4)."""
+"""Condition → the classes the guideline cares about, and whether it is live (GUIDELINE §1, §4, §6).
+
+A Condition is recognised by its codes first, then by its codings' displays, then by its
+`code.text` (the tables in `fhir_mappings/data/conditions.csv`); the first of these that names
+a class decides. A code whose class says only "some other cardiac finding" lets the displays
+and text refine it, so a WHO I45.8 written "Long QT syndrome" still grades as long QT.
+"""
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
+from typing import Any
 
 import orjson
 
@@ -13,81 +21,120 @@ from fhir_mappings.json_access import (
     JsonObject,
     codings,
     concept_label,
-    concept_words,
+    obj,
+    objs,
     reference_of,
     status_code,
+    text,
 )
-from fhir_mappings.terminology import (
-    ICD_PREFIX_ORDER,
-    ICD_PREFIXES,
-    ICD_SYSTEMS,
-    SNOMED,
-    SNOMED_CONDITIONS,
-)
+from fhir_mappings.terminology import REMISSION, Terminology, builtin
+from fhir_mappings.when import earliest_date, lies_ahead
 
 LIVE_CLINICAL_STATUSES = frozenset({"active", "recurrence", "relapse"})
+REMISSION_STATUS = "remission"
 DISCOUNTED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
-
-# Free text is read only when no coding is recognised. "Phantom limb syndrome without pain"
-# and stump pain alone do not match.
-_PLP_TEXT = re.compile(r"\bphantom[\s-]+(?:limb[\s-]+)?(?:syndrome[\s-]+with[\s-]+)?pain")
-_NO_PAIN_TEXT = re.compile(r"\bwithout\s+pain\b|\bno\s+pain\b|\bpainless\b")
+# A coded class this vague lets the display and text say more.
+_REFINABLE = frozenset({ConditionClass.OTHER_HEART_DISEASE})
 
 
-def classify_code(system: str, code: str) -> ConditionClass | None:
-    if system == SNOMED:
-        return SNOMED_CONDITIONS.get(code)
-    if system in ICD_SYSTEMS:
-        upper = code.upper()
-        for prefix in ICD_PREFIX_ORDER:
-            if upper.startswith(prefix):
-                return ICD_PREFIXES[prefix]
-    return None
+@dataclass(frozen=True, slots=True)
+class Recognised:
+    classes: frozenset[ConditionClass]
+    # The code or its words say "in remission" (ICD-10-CM F11.21 and the like).
+    remission: bool = False
 
 
-def classify_text(words: str) -> ConditionClass | None:
-    lowered = words.lower()
-    if _PLP_TEXT.search(lowered) and not _NO_PAIN_TEXT.search(lowered):
-        return ConditionClass.PHANTOM_LIMB_PAIN
-    return None
+NOTHING = Recognised(frozenset())
 
 
-def is_live(condition: JsonObject) -> bool:
-    """GUIDELINE §1: active, recurrence or relapse (or no status); not refuted or in error."""
-    clinical = status_code(condition.get("clinicalStatus"))
-    return (clinical is None or clinical in LIVE_CLINICAL_STATUSES) and not is_discounted(condition)
+def recognise(concept: Any, terminology: Terminology | None = None) -> Recognised:
+    """What a Condition.code names: codes first, then displays, then text."""
+    key = orjson.dumps(concept) if isinstance(concept, dict) else b"null"
+    return _recognise(key, terminology or builtin())
 
 
-def is_discounted(condition: JsonObject) -> bool:
-    return status_code(condition.get("verificationStatus")) in DISCOUNTED_VERIFICATION
+# Charts repeat the same codes many times: recognise each distinct concept once per process
+# and terminology. The answer is frozen, so sharing it is safe.
+@lru_cache(maxsize=4096)
+def _recognise(key: bytes, terminology: Terminology) -> Recognised:
+    concept = obj(orjson.loads(key))
+    found: set[str] = set()
+    for system, code in codings(concept):
+        entry = terminology.condition_codes.lookup(system, code)
+        if entry is not None:
+            found |= entry.concepts
+    coded = _classes(found)
+    if not coded or coded <= _REFINABLE:
+        displays = "; ".join(
+            d for d in (text(c.get("display")) for c in objs(concept.get("coding"))) if d
+        )
+        words = terminology.condition_text.find(displays)
+        if not _classes(words):
+            words = terminology.condition_text.find(text(concept.get("text")) or "")
+        found |= words
+    classes = _classes(found)
+    if coded and classes - coded - _REFINABLE:
+        # A refined finding replaces the vague one it refines.
+        classes -= _REFINABLE
+    return Recognised(classes, REMISSION in found) if classes else NOTHING
 
 
-def condition_fact(condition: JsonObject) -> ConditionFact | None:
+def _classes(concepts: set[str] | frozenset[str]) -> frozenset[ConditionClass]:
+    return frozenset(ConditionClass(c) for c in concepts if c != REMISSION)
+
+
+def condition_fact(
+    condition: JsonObject,
+    terminology: Terminology | None = None,
+    today: date | None = None,
+) -> ConditionFact | None:
     """The guideline classes a Condition carries, or None when it carries none."""
     if is_discounted(condition):
         return None
     code = condition.get("code")
-    classes = _classes_of(orjson.dumps(code) if isinstance(code, dict) else b"null")
-    if not classes:
+    recognised = recognise(code, terminology)
+    if not recognised.classes:
         return None
+    today = today or date.today()
+    clinical = status_code(condition.get("clinicalStatus"))
+    ended = has_ended(condition, today)
+    live_status = clinical is None or clinical in LIVE_CLINICAL_STATUSES
     return ConditionFact(
         reference=reference_of(condition),
         label=concept_label(code) or "condition",
-        classes=classes,
-        live=is_live(condition),
+        classes=recognised.classes,
+        live=live_status and not ended,
+        ended=ended,
+        # A status that says resolved or inactive is not outweighed by a code saying remission.
+        remission=clinical == REMISSION_STATUS or (recognised.remission and live_status),
+        onset=earliest_date(condition.get("onsetDateTime"))
+        or earliest_date(obj(condition.get("onsetPeriod")).get("start")),
+        recorded=earliest_date(condition.get("recordedDate")),
     )
 
 
-# Charts repeat the same codes many times: classify each distinct concept once per process.
-@lru_cache(maxsize=4096)
-def _classes_of(key: bytes) -> frozenset[ConditionClass]:
-    code = orjson.loads(key)
-    classes = {c for c in (classify_code(s, k) for s, k in codings(code)) if c is not None}
-    if not classes:
-        from_text = classify_text(concept_words(code))
-        if from_text is not None:
-            classes.add(from_text)
-    return frozenset(classes)
+def has_ended(condition: JsonObject, today: date) -> bool:
+    """GUIDELINE §1: any `abatement[x]` ends a Condition unless it lies in the future.
+
+    An Age, a Range or a String cannot be placed on the calendar without the patient's birth
+    date, so it counts as past: the Condition has abated.
+    """
+    for key, value in condition.items():
+        if not key.startswith("abatement") or value is None:
+            continue
+        if key == "abatementBoolean":  # FHIR STU3
+            return value is True
+        if key == "abatementDateTime":
+            return not lies_ahead(value, today)
+        if key == "abatementPeriod":
+            period = obj(value)
+            return not lies_ahead(period.get("end") or period.get("start"), today)
+        return True
+    return False
+
+
+def is_discounted(condition: JsonObject) -> bool:
+    return status_code(condition.get("verificationStatus")) in DISCOUNTED_VERIFICATION
 
 
 def in_scope(fact: ConditionFact) -> bool:
@@ -95,11 +142,16 @@ def in_scope(fact: ConditionFact) -> bool:
 
 
 def concerns_heart(fact: ConditionFact) -> bool:
-    # A resolved myocardial infarction or a past arrhythmia still means a heart with disease,
-    # so heart conditions count whatever their clinical status (refuted and entered-in-error
-    # were dropped already).
+    # Every heart finding is passed on with its liveness (live, ended, remission, dates):
+    # which of them still count (a past MI does, GUIDELINE §1) is the guideline's call.
+    # Refuted and entered-in-error ones were dropped already.
     return bool(fact.classes & HEART_CONCERNS)
 
 
 def is_risk_factor(fact: ConditionFact) -> bool:
     return fact.live and ConditionClass.CV_RISK_FACTOR in fact.classes
+
+
+def is_opioid_use_disorder(fact: ConditionFact) -> bool:
+    # GUIDELINE §1: opioid use disorder in remission keeps counting (on agonist treatment).
+    return ConditionClass.OPIOID_USE_DISORDER in fact.classes and (fact.live or fact.remission)

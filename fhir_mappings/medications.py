@@ -1,16 +1,18 @@
 """MedicationRequest / MedicationStatement → what was ordered, its class, route and dose.
 
-Identity is read, in order of trust, from RxNorm clinical/branded drug codes, RxNorm
-ingredient codes, ATC codes (exact, then group), the ingredients of a referenced Medication,
-and last from free text. Route decides whether a TCA is systemic (GUIDELINE §3: a topical
-amitriptyline compound is not a systemic TCA).
+Identity is read (GUIDELINE §6), in order: codes (RxNorm clinical/branded drug, RxNorm
+ingredient, ATC exactly or by group, a site's local codes; on the order's concept, a
+referenced Medication and its ingredients), then the codings' displays, then free text (the
+concept's text, the reference's display, the Medication's text), generic and brand names
+alike (`fhir_mappings/data/medications.csv`). Route decides whether a TCA is systemic
+(GUIDELINE §3: a topical amitriptyline compound is not a systemic TCA).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -18,10 +20,8 @@ import orjson
 
 from facts.classes import TherapyClass
 from facts.dose import DailyDose, UnknownDose
-from facts.medications import (
-    Interval,
-    MedicationFact,
-)
+from facts.medications import Interval, MedicationFact
+from fhir_mappings.code_tables import RXNORM, normalise
 from fhir_mappings.dose import daily_dose
 from fhir_mappings.json_access import (
     JsonObject,
@@ -36,63 +36,83 @@ from fhir_mappings.json_access import (
 )
 from fhir_mappings.periods import order_period
 from fhir_mappings.terminology import (
-    ATC,
-    ATC_CLASS_PREFIXES,
-    ATC_CODES,
-    CLINICAL_DRUGS,
-    INGREDIENTS,
-    RXNORM,
-    RXNORM_INGREDIENTS,
-    TEXT_NAMES,
+    CLASS_PREFIX,
+    OAT_PRODUCT,
+    PAIN_PRODUCT,
+    PATCH,
+    PRODUCT_WORDS,
+    TOPICAL,
+    TRANSDERMAL,
+    AgonistTreatment,
     ClinicalDrug,
     Form,
+    Terminology,
+    builtin,
 )
 
-# Words for a preparation applied to the skin for a local effect. "Transdermal" is not here:
-# a transdermal system (fentanyl, buprenorphine) is absorbed systemically.
-_TOPICAL_WORDS = re.compile(
-    r"\b(topical|topically|cutaneous|cream|gel|ointment|lotion|medicated patch|plaster)\b"
-)
-_PATCH = re.compile(r"\bpatch(es)?\b")
-_TRANSDERMAL = re.compile(r"\btransdermal\b")
-# One pass over the text for every known name, longest first.
-_NAMES = re.compile(r"\b(" + "|".join(sorted(TEXT_NAMES, key=len, reverse=True)) + r")\b")
 _STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|mcg|µg|ug|g)\b")
+# "5/325 mg": a combination product's strengths, which one is the opioid's is not said.
+_COMBINED_STRENGTH = re.compile(r"\d\s*(?:mg)?\s*/\s*\d")
 _STRENGTH_FACTOR = {"mg": 1.0, "g": 1000.0, "mcg": 0.001, "µg": 0.001, "ug": 0.001}
-_TOPICAL_COMPOUND_PARTS = frozenset({"ketamine"}) | {
-    name for name, i in INGREDIENTS.items() if i.therapy_class is TherapyClass.TCA
-}
 
 
-@dataclass(slots=True)
-class _Identity:
-    ingredients: list[str]
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What an order names, before its route and dose are read. Frozen: it is cached."""
+
+    ingredients: tuple[str, ...]
     drug: ClinicalDrug | None = None
     strength_mg: float | None = None
     rxnorm_code: str | None = None
+    # Every word of the order's concept and Medication, and what they say of route and product.
     words: str = ""
-    group_classes: set[TherapyClass] = field(default_factory=set)
+    product_words: frozenset[str] = frozenset()
+    # Classes known from an ATC group whose member is not listed by name.
+    group_classes: frozenset[TherapyClass] = frozenset()
+
+
+@dataclass(slots=True)
+class _Found:
+    """Collects an identity while codes and words are read (never cached)."""
+
+    ingredients: list[str]
+    drug: ClinicalDrug | None = None
+    rxnorm_code: str | None = None
+    product_words: set[str] | None = None
+    group_classes: set[TherapyClass] | None = None
 
     def add(self, ingredient: str) -> None:
         if ingredient not in self.ingredients:
             self.ingredients.append(ingredient)
 
+    def add_concepts(self, concepts: Iterable[str], terminology: Terminology) -> None:
+        for concept in concepts:
+            if concept in terminology.ingredients:
+                self.add(concept)
+            elif concept in PRODUCT_WORDS:
+                self.product_words = (self.product_words or set()) | {concept}
+
 
 def medication_fact(
-    order: JsonObject, bundled: Mapping[str, JsonObject], status: str | None = None
+    order: JsonObject,
+    bundled: Mapping[str, JsonObject],
+    status: str | None = None,
+    terminology: Terminology | None = None,
 ) -> MedicationFact | None:
     """The fact for one order, or None when it names nothing the guideline knows."""
+    terminology = terminology or builtin()
     medication = _referenced_medication(order, bundled)
     concept = order.get("medicationCodeableConcept")
     display = text(obj(order.get("medicationReference")).get("display"))
     if medication:
-        identity = _identify(concept, medication, display)
+        identity = identify(concept, medication, display, terminology)
     else:
-        identity = _identify_concept(_concept_key(concept), display)
+        identity = _identify_concept(_concept_key(concept), display, terminology)
     if not identity.ingredients:
         return None
-    topical = _is_topical(order, identity)
-    classes = _classes(identity, topical)
+    route = _route_words(order, terminology)
+    topical = _is_topical(identity, route)
+    classes = _classes(identity, topical, terminology)
     strength = identity.strength_mg
     if strength is None and identity.drug is not None and len(identity.drug.strengths_mg) == 1:
         strength = identity.drug.strengths_mg[0][1]
@@ -102,7 +122,7 @@ def medication_fact(
     return MedicationFact(
         reference=reference_of(order),
         label=_label(order, medication, identity),
-        ingredients=tuple(identity.ingredients),
+        ingredients=identity.ingredients,
         classes=classes,
         topical=topical,
         status=status_value,
@@ -114,8 +134,10 @@ def medication_fact(
         amines=frozenset(
             amine
             for i in identity.ingredients
-            if i in INGREDIENTS and (amine := INGREDIENTS[i].amine) is not None
+            if i in terminology.ingredients
+            and (amine := terminology.ingredients[i].amine) is not None
         ),
+        agonist_treatment_product=_agonist_treatment_product(identity, route, terminology),
     )
 
 
@@ -140,68 +162,98 @@ def _concept_key(concept: Any) -> bytes:
 
 
 # A chart repeats the same few drugs across many orders: identify each coded concept once
-# per process. Cached identities are shared, so nothing may change them afterwards.
+# per process and terminology. The identity is frozen, so sharing it is safe.
 @lru_cache(maxsize=4096)
-def _identify_concept(key: bytes, display: str | None) -> _Identity:
-    return _identify(orjson.loads(key), {}, display)
+def _identify_concept(key: bytes, display: str | None, terminology: Terminology) -> Identity:
+    return identify(orjson.loads(key), {}, display, terminology)
 
 
-def _identify(concept: Any, medication: JsonObject, display: str | None) -> _Identity:
-    identity = _Identity(ingredients=[])
+def identify(
+    concept: Any, medication: JsonObject, display: str | None, terminology: Terminology
+) -> Identity:
+    """What a medication concept (and the Medication it references) names."""
+    found = _Found(ingredients=[])
     concepts = [concept, medication.get("code")]
     for each in concepts:
-        _identify_codes(identity, each)
+        _identify_codes(found, each, terminology)
     ingredients = list(objs(medication.get("ingredient")))
-    words = [concept_words(c) for c in concepts]
-    words.append(display or "")
-    words.append(concept_words(medication.get("form")))
+    strength = None
+    texts = [text(obj(c).get("text")) for c in concepts]
+    texts.append(display)
+    displays = [_displays(c) for c in concepts]
     for ingredient in ingredients:
         item = ingredient.get("itemCodeableConcept")
-        ingredient_words = (
-            concept_words(item)
-            + " "
-            + (text(obj(ingredient.get("itemReference")).get("display")) or "")
+        item_words = " ".join(
+            w
+            for w in (
+                concept_words(item),
+                text(obj(ingredient.get("itemReference")).get("display")),
+            )
+            if w
         )
-        words.append(ingredient_words)
-        known = len(identity.ingredients)
-        _identify_codes(identity, item)
-        if len(identity.ingredients) == known:
-            _identify_words(identity, ingredient_words.lower())
+        texts.append(item_words)
+        known = len(found.ingredients)
+        _identify_codes(found, item, terminology)
+        if len(found.ingredients) == known:
+            found.add_concepts(terminology.drug_text.find(item_words), terminology)
         if len(ingredients) == 1:
-            identity.strength_mg = _ratio_mg(ingredient.get("strength"))
-    identity.words = " ".join(w for w in words if w).lower()
-    if not identity.ingredients:
-        _identify_words(identity, identity.words)
-    return identity
+            strength = _ratio_mg(ingredient.get("strength"))
+    form = concept_words(medication.get("form"))
+    words = " ; ".join(w for w in [*texts, *displays, form] if w)
+    if not found.ingredients:
+        # Codes named nothing: the displays, then the free text.
+        from_displays = terminology.drug_text.find(" ; ".join(d for d in displays if d))
+        found.add_concepts(from_displays, terminology)
+        if not found.ingredients:
+            found.add_concepts(
+                terminology.drug_text.find(" ; ".join(t for t in texts if t)), terminology
+            )
+    product_words = (found.product_words or set()) | (
+        terminology.drug_text.find(" ; ".join([words, found.drug.display if found.drug else ""]))
+        & PRODUCT_WORDS
+    )
+    return Identity(
+        ingredients=tuple(found.ingredients),
+        drug=found.drug,
+        strength_mg=strength,
+        rxnorm_code=found.rxnorm_code,
+        words=words,
+        product_words=frozenset(product_words),
+        group_classes=frozenset(found.group_classes or ()),
+    )
 
 
-def _identify_words(identity: _Identity, words: str) -> None:
-    for name in _NAMES.findall(words):
-        identity.add(TEXT_NAMES[name])
+def _displays(concept: Any) -> str:
+    return " ; ".join(
+        d for d in (text(c.get("display")) for c in objs(obj(concept).get("coding"))) if d
+    )
 
 
-def _identify_codes(identity: _Identity, concept: Any) -> None:
+def _identify_codes(found: _Found, concept: Any, terminology: Terminology) -> None:
     for system, code in codings(concept):
-        if system == RXNORM:
-            drug = CLINICAL_DRUGS.get(code)
-            if drug is not None:
-                identity.drug = identity.drug or drug
-                identity.rxnorm_code = identity.rxnorm_code or code
-                for name in drug.ingredients:
-                    identity.add(name)
-            elif code in RXNORM_INGREDIENTS:
-                identity.add(RXNORM_INGREDIENTS[code])
-                identity.rxnorm_code = identity.rxnorm_code or code
-        elif system == ATC:
-            atc_name = ATC_CODES.get(code.upper())
-            if atc_name is not None:
-                identity.add(atc_name)
-                continue
-            for prefix, therapy_class in ATC_CLASS_PREFIXES.items():
-                if code.upper().startswith(prefix):
-                    # A member of a one-class group: its class is known, its name is not.
-                    identity.add(f"ATC {code}")
-                    identity.group_classes.add(therapy_class)
+        if system == RXNORM and code in terminology.clinical_drugs:
+            drug = terminology.clinical_drugs[code]
+            found.drug = found.drug or drug
+            found.rxnorm_code = found.rxnorm_code or code
+            for name in drug.ingredients:
+                found.add(name)
+            continue
+        entry = terminology.drug_codes.lookup(system, code)
+        if entry is None:
+            continue
+        named = [c for c in entry.concepts if c in terminology.ingredients]
+        if system == RXNORM and named:
+            found.rxnorm_code = found.rxnorm_code or code
+        found.add_concepts(entry.concepts, terminology)
+        groups = {
+            TherapyClass(c.removeprefix(CLASS_PREFIX))
+            for c in entry.concepts
+            if c.startswith(CLASS_PREFIX)
+        }
+        if groups:
+            # A member of a one-class group: its class is known, its name is not.
+            found.add(f"ATC {normalise(system, code)}")
+            found.group_classes = (found.group_classes or set()) | groups
 
 
 def _ratio_mg(strength: Any) -> float | None:
@@ -217,42 +269,86 @@ def _ratio_mg(strength: Any) -> float | None:
 
 
 def _strength_from_text(words: str) -> float | None:
-    found = _STRENGTH.findall(words)
+    lowered = words.lower()
+    if _COMBINED_STRENGTH.search(lowered):
+        return None
+    found = _STRENGTH.findall(lowered)
     if len(found) != 1:
         return None
     value, unit = found[0]
     return float(value) * _STRENGTH_FACTOR[unit]
 
 
-def _is_topical(order: JsonObject, identity: _Identity) -> bool:
+def _route_words(order: JsonObject, terminology: Terminology) -> frozenset[str]:
+    """What the order's route and site say of the product (topical, transdermal …)."""
+    dosages = list(objs(order.get("dosageInstruction", order.get("dosage"))))
+    words = " ; ".join(
+        w
+        for d in dosages
+        for w in (concept_words(d.get("route")), concept_words(d.get("site")))
+        if w
+    )
+    return _product_words(words, terminology) if words else frozenset()
+
+
+# Orders repeat the same few routes ("Oral", "Topical"): read each once.
+@lru_cache(maxsize=1024)
+def _product_words(words: str, terminology: Terminology) -> frozenset[str]:
+    return terminology.drug_text.find(words) & PRODUCT_WORDS
+
+
+def _is_topical(identity: Identity, route: frozenset[str]) -> bool:
     if identity.drug is not None:
         return identity.drug.form is Form.TOPICAL_PATCH
-    route_words = " ".join(
-        concept_words(d.get("route")) for d in objs(order.get("dosageInstruction"))
-    )
-    route_words += " " + " ".join(
-        concept_words(d.get("site")) for d in objs(order.get("dosageInstruction"))
-    )
-    words = f"{identity.words} {route_words.lower()}"
-    if _TRANSDERMAL.search(words):
+    said = identity.product_words | route
+    if TRANSDERMAL in said:
         return False
     # A plain "patch" is topical for lidocaine; for anything else (fentanyl, buprenorphine)
     # it is a transdermal system, absorbed systemically.
-    lidocaine_patch = "lidocaine" in identity.ingredients and _PATCH.search(words)
-    return bool(_TOPICAL_WORDS.search(words) or lidocaine_patch)
+    lidocaine_patch = "lidocaine" in identity.ingredients and PATCH in said
+    return TOPICAL in said or lidocaine_patch
 
 
-def _classes(identity: _Identity, topical: bool) -> frozenset[TherapyClass]:
+def _agonist_treatment_product(
+    identity: Identity, route: frozenset[str], terminology: Terminology
+) -> bool:
+    """GUIDELINE §2: methadone, or buprenorphine sublingual (± naloxone), buccal with
+    naloxone or as an extended-release injection; not Butrans or Belbuca (pain products)."""
+    said = identity.product_words | route
+    drug_form = identity.drug.form if identity.drug else None
+    for name in identity.ingredients:
+        ingredient = terminology.ingredients.get(name)
+        if ingredient is None:
+            continue
+        if ingredient.agonist_treatment is AgonistTreatment.ALWAYS:
+            return True
+        if ingredient.agonist_treatment is AgonistTreatment.BY_PRODUCT:
+            for_pain = bool(said & {PAIN_PRODUCT, TRANSDERMAL}) or drug_form is Form.TRANSDERMAL
+            for_oud = OAT_PRODUCT in said or drug_form is Form.SUBLINGUAL
+            if for_oud and not for_pain:
+                return True
+    return False
+
+
+def _classes(
+    identity: Identity, topical: bool, terminology: Terminology
+) -> frozenset[TherapyClass]:
     names = set(identity.ingredients)
+    ingredients = terminology.ingredients
     if topical:
-        if names & _TOPICAL_COMPOUND_PARTS or TherapyClass.TCA in identity.group_classes:
+        compound = any(
+            ingredients[n].therapy_class in (TherapyClass.TCA, TherapyClass.NMDA_ANTAGONIST)
+            for n in names
+            if n in ingredients
+        )
+        if compound or TherapyClass.TCA in identity.group_classes:
             return frozenset({TherapyClass.TOPICAL_COMPOUND})
         if "lidocaine" in names:
             return frozenset({TherapyClass.TOPICAL_LIDOCAINE})
         return frozenset()
     classes = set(identity.group_classes)
     for name in names:
-        ingredient = INGREDIENTS.get(name)
+        ingredient = ingredients.get(name)
         # Lidocaine given any way but topically is outside the guideline.
         if (
             ingredient is not None
@@ -262,7 +358,7 @@ def _classes(identity: _Identity, topical: bool) -> frozenset[TherapyClass]:
     return frozenset(classes)
 
 
-def _label(order: JsonObject, medication: JsonObject, identity: _Identity) -> str:
+def _label(order: JsonObject, medication: JsonObject, identity: Identity) -> str:
     return (
         concept_label(order.get("medicationCodeableConcept"))
         or text(obj(order.get("medicationReference")).get("display"))
@@ -272,9 +368,7 @@ def _label(order: JsonObject, medication: JsonObject, identity: _Identity) -> st
     )
 
 
-def _dose(
-    order: JsonObject, identity: _Identity, strength: float | None
-) -> DailyDose | UnknownDose:
+def _dose(order: JsonObject, identity: Identity, strength: float | None) -> DailyDose | UnknownDose:
     if len(identity.ingredients) != 1 and identity.drug is None:
         return UnknownDose("a product with several ingredients")
     dosage = order.get("dosageInstruction", order.get("dosage"))

@@ -1,12 +1,12 @@
 """ServiceRequest / DeviceRequest → does it splint or immobilise the residual limb?
 
 No splint or immobilisation concept is verified in terminology.md, so the order's words are
-read: its code text and displays, its body site and its notes.
+read (`fhir_mappings/data/orders.csv`): its code text and displays, its body site and its
+notes. A prosthesis, a shrinker, compression and a rigid (removable) dressing are standard care
+after amputation, not splinting (GUIDELINE §4).
 """
 
 from __future__ import annotations
-
-import re
 
 from facts.orders import SplintOrder, SplintSite
 from fhir_mappings.json_access import (
@@ -18,29 +18,31 @@ from fhir_mappings.json_access import (
     reference_of,
     text,
 )
-
-_SPLINT = re.compile(r"\bsplint|\bimmobili[sz]")
-_RESIDUAL_LIMB = re.compile(r"\bstump\b|\bresidual[\s-]+limb|\bamputation\b|\bamputated\b")
+from fhir_mappings.terminology import RESIDUAL_LIMB, SPLINT, Terminology, builtin
 
 
-def splint_order(order: JsonObject) -> SplintOrder | None:
+def splint_order(order: JsonObject, terminology: Terminology | None = None) -> SplintOrder | None:
     """A splint/immobilisation order and where it goes, or None for any other order."""
+    terminology = terminology or builtin()
     code = (
         order.get("code")
         if order.get("resourceType") == "ServiceRequest"
         else order.get("codeCodeableConcept")
     )
-    words = " ".join(
-        [
+    words = " ; ".join(
+        w
+        for w in [
             concept_words(code),
-            text(obj(order.get("codeReference")).get("display")) or "",
-            " ".join(text(n.get("text")) or "" for n in objs(order.get("note"))),
+            text(obj(order.get("codeReference")).get("display")),
+            *(text(n.get("text")) for n in objs(order.get("note"))),
         ]
-    ).lower()
-    if not _SPLINT.search(words):
+        if w
+    )
+    said = terminology.order_text.find(words)
+    if SPLINT not in said:
         return None
-    site_words = " ".join(concept_words(s) for s in objs(order.get("bodySite"))).lower()
-    if _RESIDUAL_LIMB.search(words) or _RESIDUAL_LIMB.search(site_words):
+    site_words = " ; ".join(concept_words(s) for s in objs(order.get("bodySite")))
+    if RESIDUAL_LIMB in said or RESIDUAL_LIMB in terminology.order_text.find(site_words):
         site = SplintSite.RESIDUAL_LIMB
     elif site_words.strip():
         site = SplintSite.ELSEWHERE

@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from joserfc.jwk import ECKey
 
 from cds.cli import main
-from cds.settings import get_settings
+from cds.ops.server import serving_problems
+from cds.settings import Settings, get_settings
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +39,10 @@ def test_serve_help_gives_every_option_a_text_and_its_default(
     assert code == 0
     assert out.startswith("usage: plp-cds serve ")
     text = " ".join(out.split())
-    assert "--host HOST address to listen on; 0.0.0.0 for every interface (default: 127.0.0.1)" in (
-        text
-    )
+    assert (
+        "--host HOST address to listen on; 0.0.0.0 for every interface, which needs client "
+        "authentication or CDS_REQUIRE_AUTH=false (default: 127.0.0.1)"
+    ) in text
     assert "--port PORT TCP port to listen on (default: 8000)" in text
     assert "(default: 1)" in text
 
@@ -220,3 +223,60 @@ def test_a_state_directory_that_cannot_hold_the_journal_is_one_line(
         "Fix: set CDS_STATE_DIR to a directory this user can write, or unset it for the "
         "default (./plp-cds-state)."
     )
+
+
+# -- secure defaults: where and how `serve` may listen ---------------------------------------
+
+
+def issuers_file(tmp_path: Path) -> Path:
+    path = tmp_path / "trusted-issuers.json"
+    key = ECKey.generate_key("P-384", parameters={"kid": "k1"})
+    path.write_text(
+        json.dumps({"https://ehr.example.org": {"jwks": {"keys": [key.as_dict(private=False)]}}})
+    )
+    return path
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3", "cds.example.org"])
+def test_serving_other_machines_without_authentication_is_refused(
+    host: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["serve", "--host", host], capsys)
+    assert code == 1
+    assert out == ""
+    [line] = err.splitlines()
+    assert line.startswith(f"plp-cds serve: --host {host} is reachable from other machines")
+    assert "CDS_REQUIRE_AUTH=false" in line
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
+def test_loopback_needs_no_authentication(host: str) -> None:
+    assert serving_problems(Settings(), host, 1) == ([], [])
+
+
+def test_serving_openly_is_allowed_when_said_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert serving_problems(Settings(), "0.0.0.0", 1)[0], "unset is not a choice"
+    monkeypatch.setenv("CDS_REQUIRE_AUTH", "false")
+    assert serving_problems(Settings(), "0.0.0.0", 1) == ([], [])
+
+
+def test_several_workers_with_authentication_need_a_shared_replay_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_TRUSTED_ISSUERS_FILE", str(issuers_file(tmp_path)))
+    code, _, err = run(["serve", "--workers", "2"], capsys)
+    assert code == 1
+    [line] = err.splitlines()
+    assert line.startswith("plp-cds serve: --workers 2 with client authentication needs REDIS_URL")
+
+    settings = Settings(cds_trusted_issuers_file=str(issuers_file(tmp_path)))
+    assert serving_problems(
+        settings.model_copy(update={"redis_url": "redis://r:6379/0"}), "::1", 2
+    ) == ([], [])
+
+
+def test_one_worker_with_authentication_and_no_redis_is_warned_about(tmp_path: Path) -> None:
+    settings = Settings(cds_trusted_issuers_file=str(issuers_file(tmp_path)))
+    errors, [warning] = serving_problems(settings, "127.0.0.1", 1)
+    assert errors == []
+    assert "forgets on restart" in warning

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from facts.classes import ConditionClass
+from facts.conditions import ConditionFact
 from fhir_mappings.conditions import condition_fact, in_scope
 from fhir_mappings.facts import patient_facts
 from fhir_mappings.resources import collect
@@ -96,30 +99,76 @@ def test_text_is_read_when_the_coding_is_unknown() -> None:
     assert scoped(condition("99999999", SNOMED, text="Phantom limb pain"))
 
 
+C = ConditionClass
+IHD = C.ISCHAEMIC_HEART_DISEASE
+MI = {C.MYOCARDIAL_INFARCTION, IHD}
+
+
 @pytest.mark.parametrize(
     ("code", "system", "expected"),
     [
-        ("I50.22", ICD10CM, ConditionClass.CARDIAC_DISEASE),
-        ("I25.2", ICD10CM, ConditionClass.CARDIAC_DISEASE),
-        ("I21.4", ICD10CM, ConditionClass.CARDIAC_DISEASE),
-        ("I47.21", ICD10CM, ConditionClass.CARDIAC_DISEASE),
-        ("I49.01", ICD10CM, ConditionClass.CARDIAC_DISEASE),
-        ("I47.0", ICD10, ConditionClass.CARDIAC_DISEASE),
-        ("84114007", SNOMED, ConditionClass.CARDIAC_DISEASE),
-        ("I44.2", ICD10CM, ConditionClass.CONDUCTION_ABNORMALITY),
-        ("I45.81", ICD10CM, ConditionClass.CONDUCTION_ABNORMALITY),
-        ("I45.10", ICD10CM, ConditionClass.CONDUCTION_ABNORMALITY),
-        ("27885002", SNOMED, ConditionClass.CONDUCTION_ABNORMALITY),
-        ("442917000", SNOMED, ConditionClass.CONDUCTION_ABNORMALITY),
-        ("I10", ICD10CM, ConditionClass.CV_RISK_FACTOR),
-        ("E11.9", ICD10CM, ConditionClass.CV_RISK_FACTOR),
-        ("E78.5", ICD10CM, ConditionClass.CV_RISK_FACTOR),
-        ("59621000", SNOMED, ConditionClass.CV_RISK_FACTOR),
+        ("I50.22", ICD10CM, {C.HEART_FAILURE}),
+        ("I11.0", ICD10CM, {C.HEART_FAILURE}),
+        ("I13.0", ICD10CM, {C.HEART_FAILURE}),
+        ("I13.2", ICD10CM, {C.HEART_FAILURE}),
+        ("I25.2", ICD10CM, {IHD}),  # old MI: ischaemic heart disease, not an MI to date
+        ("I25.10", ICD10CM, {IHD}),
+        ("I20.9", ICD10CM, {IHD}),
+        ("I21.4", ICD10CM, MI),
+        ("I22.9", ICD10CM, MI),
+        ("I42.0", ICD10CM, {C.CARDIOMYOPATHY}),
+        ("I43", ICD10CM, {C.CARDIOMYOPATHY}),
+        ("I44.0", ICD10CM, {C.AV_BLOCK_FIRST_DEGREE}),
+        ("I44.1", ICD10CM, {C.AV_BLOCK_SECOND_DEGREE}),
+        ("I44.2", ICD10CM, {C.AV_BLOCK_HIGH_GRADE}),
+        ("I44.30", ICD10CM, {C.OTHER_HEART_DISEASE}),  # AV block of unstated degree
+        ("I44.7", ICD10CM, {C.VENTRICULAR_CONDUCTION_BLOCK}),
+        ("I45.10", ICD10CM, {C.VENTRICULAR_CONDUCTION_BLOCK}),
+        ("I45.4", ICD10CM, {C.VENTRICULAR_CONDUCTION_BLOCK}),
+        ("I45.6", ICD10CM, {C.PRE_EXCITATION}),
+        ("I45.81", ICD10CM, {C.LONG_QT}),
+        ("I45.9", ICD10CM, {C.OTHER_HEART_DISEASE}),
+        ("I47.0", ICD10CM, {C.VENTRICULAR_ARRHYTHMIA}),
+        ("I47.10", ICD10CM, {C.ATRIAL_ARRHYTHMIA}),
+        ("I47.21", ICD10CM, {C.VENTRICULAR_ARRHYTHMIA}),
+        ("I48.0", ICD10CM, {C.ATRIAL_ARRHYTHMIA}),
+        ("I49.01", ICD10CM, {C.VENTRICULAR_ARRHYTHMIA}),
+        ("I49.5", ICD10CM, {C.OTHER_HEART_DISEASE}),
+        ("I509", ICD10CM, {C.HEART_FAILURE}),  # sent without its dot
+        ("i21.4", ICD10CM, MI),  # or in lower case
+        ("I47.0", ICD10, {C.VENTRICULAR_ARRHYTHMIA}),
+        ("I44.3", ICD10, {C.OTHER_HEART_DISEASE}),
+        ("I50.0", ICD10, {C.HEART_FAILURE}),
+        ("84114007", SNOMED, {C.HEART_FAILURE}),
+        ("22298006", SNOMED, MI),
+        ("32574007", SNOMED, {IHD}),  # past MI diagnosed on ECG
+        ("27885002", SNOMED, {C.AV_BLOCK_HIGH_GRADE}),
+        ("270492004", SNOMED, {C.AV_BLOCK_FIRST_DEGREE}),
+        ("442917000", SNOMED, {C.LONG_QT}),
+        ("164909002", SNOMED, {C.VENTRICULAR_CONDUCTION_BLOCK}),
+        ("71908006", SNOMED, {C.VENTRICULAR_ARRHYTHMIA}),
+        ("282825002", SNOMED, {C.ATRIAL_ARRHYTHMIA}),
+        ("I10", ICD10CM, {C.CV_RISK_FACTOR}),
+        ("I11.9", ICD10CM, {C.CV_RISK_FACTOR}),  # hypertensive heart disease, no failure
+        ("E11.9", ICD10CM, {C.CV_RISK_FACTOR}),
+        ("E78.5", ICD10CM, {C.CV_RISK_FACTOR}),
+        ("59621000", SNOMED, {C.CV_RISK_FACTOR}),
+        ("F11.20", ICD10CM, {C.OPIOID_USE_DISORDER}),
+        ("F11.2", ICD10, {C.OPIOID_USE_DISORDER}),
     ],
 )
-def test_heart_and_risk_classes(code: str, system: str, expected: ConditionClass) -> None:
+def test_heart_risk_and_opioid_use_disorder_classes(
+    code: str, system: str, expected: set[ConditionClass]
+) -> None:
     fact = condition_fact(condition(code, system))
-    assert fact is not None and fact.classes == {expected}
+    assert fact is not None and fact.classes == expected
+
+
+@pytest.mark.parametrize("retired", [C.CARDIAC_DISEASE, C.CONDUCTION_ABNORMALITY])
+def test_version_1_heart_classes_are_no_longer_produced(retired: ConditionClass) -> None:
+    for code in ("I50.9", "I21.4", "I44.2", "I45.81", "I48.0", "I25.2"):
+        fact = condition_fact(condition(code))
+        assert fact is not None and retired not in fact.classes
 
 
 def test_unrelated_conditions_carry_no_fact() -> None:
@@ -142,7 +191,122 @@ def test_resolved_risk_factors_do_not_count() -> None:
     assert facts.risk_factors == ()
 
 
-def test_conduction_abnormalities_are_picked_out_of_heart_conditions() -> None:
+def test_conduction_findings_are_picked_out_of_heart_conditions() -> None:
+    # `conduction` keeps version 1's grouping for the guideline until it reads the findings.
     facts = patient_facts(collect([bundle(condition("I50.9"), condition("I44.2"))]))
     assert len(facts.heart) == 2
-    assert [c.classes for c in facts.conduction] == [{ConditionClass.CONDUCTION_ABNORMALITY}]
+    assert [c.classes for c in facts.conduction] == [{ConditionClass.AV_BLOCK_HIGH_GRADE}]
+
+
+# --- liveness: abatement, remission, dates (GUIDELINE §1) ----------------------------------
+
+TODAY = date(2026, 11, 24)
+
+
+def fact_of(resource: dict) -> ConditionFact:
+    fact = condition_fact(resource, today=TODAY)
+    assert fact is not None
+    return fact
+
+
+@pytest.mark.parametrize(
+    ("abatement", "ended"),
+    [
+        ({"abatementDateTime": "2024-03-01"}, True),
+        ({"abatementDateTime": "2026-11-24T08:00:00Z"}, True),  # today has begun
+        ({"abatementDateTime": "2019"}, True),  # a partial date
+        ({"abatementDateTime": "2027-01-15"}, False),  # planned, in the future
+        ({"abatementDateTime": "not a date"}, True),  # present, so it has abated
+        ({"abatementPeriod": {"start": "2020-01-01", "end": "2021-06-30"}}, True),
+        ({"abatementPeriod": {"start": "2026-12-01", "end": "2027-01-01"}}, False),
+        ({"abatementPeriod": {"start": "2025-01-01"}}, True),
+        ({"abatementAge": {"value": 40, "unit": "a", "system": "http://unitsofmeasure.org"}}, True),
+        ({"abatementRange": {"low": {"value": 30, "unit": "a"}}}, True),
+        ({"abatementString": "in childhood"}, True),
+        ({"abatementBoolean": True}, True),  # FHIR STU3
+        ({"abatementBoolean": False}, False),
+        ({}, False),
+    ],
+)
+def test_a_past_abatement_ends_a_condition(abatement: dict, ended: bool) -> None:
+    fact = fact_of({**condition("G54.6", clinical=None), **abatement})
+    assert (fact.ended, fact.live, in_scope(fact)) == (ended, not ended, not ended)
+
+
+def test_a_past_abatement_ends_even_an_active_status() -> None:
+    fact = fact_of({**condition("G54.6", clinical="active"), "abatementDateTime": "2020-01-01"})
+    assert fact.ended and not fact.live
+
+
+@pytest.mark.parametrize(
+    ("code", "clinical", "live", "remission"),
+    [
+        ("F11.20", "active", True, False),
+        ("F11.21", "active", True, True),  # the code says in remission
+        ("F11.21", None, True, True),
+        ("F11.20", "remission", False, True),  # the status says so
+        ("F11.21", "resolved", False, False),  # a resolved status outweighs the code
+        ("G54.6", "remission", False, True),
+    ],
+)
+def test_remission(code: str, clinical: str | None, live: bool, remission: bool) -> None:
+    fact = fact_of(condition(code, clinical=clinical))
+    assert (fact.live, fact.remission) == (live, remission)
+
+
+def test_onset_and_recorded_dates() -> None:
+    fact = fact_of(
+        {
+            **condition("I21.4"),
+            "onsetDateTime": "2026-11-10T14:30:00Z",
+            "recordedDate": "2026-11-11",
+        }
+    )
+    assert (fact.onset, fact.recorded) == (date(2026, 11, 10), date(2026, 11, 11))
+    period = fact_of({**condition("I21.4"), "onsetPeriod": {"start": "2026-10"}})
+    assert (period.onset, period.recorded) == (date(2026, 10, 1), None)
+    assert fact_of(condition("I21.4")).onset is None
+
+
+def test_opioid_use_disorder_in_the_patient_facts() -> None:
+    chart = collect(
+        [
+            bundle(
+                condition("F11.20", id="active"),
+                condition("F11.21", id="remission-code"),
+                condition("F11.20", clinical="remission", id="remission-status"),
+                condition("F11.20", clinical="resolved", id="resolved"),
+                {**condition("F11.20", clinical=None, id="abated"), "abatementDateTime": "2020"},
+                condition(text="Opioid use disorder", verification="refuted", id="refuted"),
+                condition(text="OUD on methadone", id="text"),
+            )
+        ]
+    )
+    facts = patient_facts(chart, today=TODAY)
+    assert [c.reference for c in facts.opioid_use_disorder] == [
+        "Condition/active",
+        "Condition/remission-code",
+        "Condition/remission-status",
+        "Condition/text",
+    ]
+
+
+def test_a_past_mi_stays_a_heart_fact_with_its_liveness() -> None:
+    # GUIDELINE §1: a past MI keeps counting as ischaemic heart disease; every heart finding
+    # reaches the guideline with its liveness, for the guideline to weigh.
+    abated = {**condition("I21.4", clinical="resolved", id="mi"), "abatementDateTime": "2019"}
+    facts = patient_facts(collect([bundle(abated)]), today=TODAY)
+    assert [(c.reference, c.live, c.ended) for c in facts.heart] == [("Condition/mi", False, True)]
+
+
+def test_allergies_reach_the_patient_facts() -> None:
+    allergy = {
+        "resourceType": "AllergyIntolerance",
+        "id": "a1",
+        "code": {"text": "Cymbalta"},
+    }
+    unrelated = {"resourceType": "AllergyIntolerance", "id": "a2", "code": {"text": "Latex"}}
+    facts = patient_facts(collect([bundle(allergy, unrelated)]))
+    assert [(a.reference, a.ingredients) for a in facts.allergies] == [
+        ("AllergyIntolerance/a1", {"duloxetine"})
+    ]

@@ -13,9 +13,11 @@ from cds.cli import main
 from cds.settings import Settings
 from tests.conftest import load_example
 from tests.feedback_requests import (
+    ORDER_SELECT,
     OVERRIDE_SYSTEM,
     PATIENT_VIEW,
     drain_card_records,
+    order_select_card,
     overridden,
     send_feedback,
     show_cards,
@@ -50,23 +52,18 @@ def test_feedback_on_another_services_card_is_refused_naming_the_right_endpoint(
     assert send_feedback(client, overridden(card), service=ORDER_SIGN).status_code == 200
 
 
-def test_feedback_on_a_card_not_on_record_is_taken(client: TestClient) -> None:
-    unknown = {"uuid": "0b8e6a0c-8d0e-4c55-9d1f-27a5e0c1d111"}
-    assert send_feedback(client, overridden(unknown)).status_code == 200
-
-
 def test_the_report_shows_our_words_for_a_reason_sent_as_a_code_only(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     database_url = f"sqlite:///{tmp_path / 'cds.db'}"
     with TestClient(create_app(Settings(database_url=database_url))) as client:
-        card = show_cards(client)[0]
+        card = order_select_card(client)
         drain_card_records(client)
         code_only = overridden(card, None)
         code_only["overrideReason"] = {
             "reason": {"system": OVERRIDE_SYSTEM, "code": "cardiology-reviewed"}
         }
-        assert send_feedback(client, code_only).status_code == 200
+        assert send_feedback(client, code_only, service=ORDER_SELECT).status_code == 200
 
     main(["report", "--database-url", database_url])
     lines = capsys.readouterr().out.splitlines()

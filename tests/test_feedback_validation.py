@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.feedback_requests import PATIENT_VIEW, accepted, overridden, send_feedback
+from tests.feedback_requests import (
+    ORDER_SELECT,
+    PATIENT_VIEW,
+    accepted,
+    order_select_card,
+    overridden,
+    send_feedback,
+)
 
 CARD = {"uuid": "4b5f3c4e-6a1e-4d0f-9d55-0a4c1c2e1f10", "suggestions": [{"uuid": "s-1"}]}
 
@@ -72,7 +79,11 @@ def test_a_body_without_a_feedback_list_is_refused(
 
 
 def test_a_body_that_is_not_json_is_refused(client: TestClient) -> None:
-    response = client.post(f"/cds-services/{PATIENT_VIEW}/feedback", content=b"{not json")
+    response = client.post(
+        f"/cds-services/{PATIENT_VIEW}/feedback",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
 
@@ -89,5 +100,6 @@ def test_feedback_for_an_unknown_service_is_not_found(client: TestClient) -> Non
 def test_rfc3339_utc_forms_and_unknown_fields_are_accepted(
     client: TestClient, timestamp: str
 ) -> None:
-    entry = {**overridden(CARD), "outcomeTimestamp": timestamp, "futureField": 1}
-    assert send_feedback(client, entry).status_code == 200
+    card = order_select_card(client)
+    entry = {**overridden(card), "outcomeTimestamp": timestamp, "futureField": 1}
+    assert send_feedback(client, entry, service=ORDER_SELECT).status_code == 200

@@ -770,12 +770,12 @@ def test_token_never_reaches_logs_or_bodies(
     assert TOKEN not in failed.text + answered.text
 
 
-def test_shared_client_is_closed_on_shutdown(settings: Settings) -> None:
+def test_shared_clients_are_closed_on_shutdown(settings: Settings) -> None:
     app = create_app(settings)
     with TestClient(app):
-        http = runtime_of(app).outbound_http()
-        assert not http.is_closed
-    assert http.is_closed
+        clients = (runtime_of(app).fhir_client(), runtime_of(app).jwks_client())
+        assert not any(http.is_closed for http in clients)
+    assert all(http.is_closed for http in clients)
 
 
 @pytest.mark.parametrize(

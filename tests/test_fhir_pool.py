@@ -60,7 +60,7 @@ async def exhausted_while_held(
 
 async def test_an_exhausted_pool_fails_fast_with_a_412_that_says_so(tmp_path: Path) -> None:
     with HeldFhirServer(conditions()) as server:
-        async with serving(settings(server, tmp_path, cds_fhir_pool_size=1)) as (_, client):
+        async with serving(settings(server, tmp_path, cds_fhir_max_connections=1)) as (_, client):
             exhausted, ok = outcome("pool_exhausted"), outcome("ok")
             refused, held = await exhausted_while_held(server, client)
 
@@ -70,7 +70,7 @@ async def test_an_exhausted_pool_fails_fast_with_a_412_that_says_so(tmp_path: Pa
             assert issue["expression"] == ["prefetch.conditions"]
             assert "no free connection to the FHIR server within 0.05 s" in issue["diagnostics"]
             assert (
-                "all 1 connections to FHIR servers are busy (CDS_FHIR_POOL_SIZE)"
+                "all 1 connections to FHIR servers are busy (CDS_FHIR_MAX_CONNECTIONS)"
                 in (issue["diagnostics"])
             )
             assert outcome("pool_exhausted") == exhausted + 1
@@ -83,13 +83,13 @@ async def test_an_exhausted_pool_fails_fast_with_a_412_that_says_so(tmp_path: Pa
 async def test_the_per_server_limit_keeps_one_server_from_taking_the_pool(
     tmp_path: Path,
 ) -> None:
-    limits = {"cds_fhir_pool_size": 10, "cds_fhir_pool_per_host": 1}
+    limits = {"cds_fhir_max_connections": 10, "cds_fhir_max_connections_per_host": 1}
     with HeldFhirServer(conditions()) as server:
         async with serving(settings(server, tmp_path, **limits)) as (_, client):
             refused, held = await exhausted_while_held(server, client)
             assert refused.status_code == 412
             assert "all 1 connections allowed to this FHIR server are busy" in refused.text
-            assert "CDS_FHIR_POOL_PER_HOST" in refused.text
+            assert "CDS_FHIR_MAX_CONNECTIONS_PER_HOST" in refused.text
             server.release()
             assert (await held).status_code == 200
 

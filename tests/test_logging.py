@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import logging.config
+from collections.abc import Iterator
 
 import pytest
+import respx
 from fastapi.testclient import TestClient
 
+from cds.app import create_app
 from cds.ops.logging import (
+    QUIET_LIBRARIES,
     AccessPathFilter,
     HookInstanceFilter,
     JsonFormatter,
     hook_instance,
     logging_config,
 )
+from cds.settings import Settings
 from tests.conftest import load_example
 from tests.feedback_requests import PATIENT_VIEW
 
@@ -82,3 +88,54 @@ def test_the_logging_config_is_accepted_by_dictconfig() -> None:
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)
+
+
+def test_messages_and_fields_a_client_can_fill_are_bounded() -> None:
+    record = logging.LogRecord("cds", logging.WARNING, __file__, 1, "x" * 1_000_000, None, None)
+    record.error = "y" * 1_000_000
+    line = render(record)
+    assert len(json.dumps(line)) < 3_000
+    assert str(line["message"]).endswith("characters cut]")
+
+
+@pytest.fixture
+def service_log() -> Iterator[io.StringIO]:
+    """What the service's own logging configuration, as `plp-cds serve` applies it, writes
+    at DEBUG."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
+    out = io.StringIO()
+    try:
+        logging.config.dictConfig(logging_config("debug"))
+        [handler] = [h for h in root.handlers if isinstance(h, logging.StreamHandler)]
+        handler.setStream(out)
+        yield out
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        for name, library_level in levels.items():
+            logging.getLogger(name).setLevel(library_level)
+
+
+def test_fhir_request_urls_naming_the_patient_never_reach_the_log(
+    service_log: io.StringIO,
+) -> None:
+    fhir = "https://fhir.example.org/r4"
+    request = load_example("patient-view.json")
+    patient = request["context"]["patientId"]
+    conditions = request["prefetch"].pop("conditions")
+    request["fhirServer"] = fhir
+    request["fhirAuthorization"] = {"access_token": "secret-token", "token_type": "Bearer"}
+    settings = Settings(cds_fhir_allowlist=fhir)
+    with respx.mock(assert_all_mocked=True) as ehr, TestClient(create_app(settings)) as client:
+        ehr.get(f"{fhir}/Condition").respond(json=conditions)
+        assert client.post(f"/cds-services/{PATIENT_VIEW}", json=request).status_code == 200
+        # Were a library to warn about a request, its URL would lose the query too.
+        logging.getLogger("httpx").warning("retrying GET %s/Condition?patient=%s", fhir, patient)
+
+    out = service_log.getvalue()
+    assert "FHIR fallback: fetching conditions" in out, "the service's own lines are there"
+    assert "Condition?[query]" in out
+    assert patient not in out
+    assert "secret-token" not in out

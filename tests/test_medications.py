@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from facts.classes import TherapyClass
+from facts.dose import DailyDose
 from facts.medications import MedicationFact
 from fhir_mappings.facts import patient_facts
 from fhir_mappings.medications import medication_fact
 from fhir_mappings.resources import collect
-from fhir_mappings.terminology import CLINICAL_DRUGS
 from tests.conftest import TESTDATA
-from tests.fhir import ATC, RXNORM, bundle, med
+from tests.fhir import ATC, RXNORM, bundle, dosage, med
 
 T = TherapyClass
 
@@ -25,12 +25,97 @@ def fact(order: dict[str, Any], bundled: dict[str, Any] | None = None) -> Medica
     return result
 
 
-@pytest.mark.parametrize("rxcui", sorted(CLINICAL_DRUGS))
-def test_every_clinical_drug_in_the_table_is_identified(rxcui: str) -> None:
-    drug = CLINICAL_DRUGS[rxcui]
+G, TCA, SNRI, OPIOID = T.GABAPENTINOID, T.TCA, T.SNRI, T.OPIOID
+
+# terminology.md §2b, every clinical drug, with the ingredient and strength its RxNorm name
+# states: one tablet or capsule a day is that many mg a day.
+ORAL_UNIT_DOSES = [
+    ("310430", "gabapentin", G, 100),
+    ("310431", "gabapentin", G, 300),
+    ("310432", "gabapentin", G, 400),
+    ("310433", "gabapentin", G, 600),
+    ("310434", "gabapentin", G, 800),
+    ("483448", "pregabalin", G, 50),
+    ("483450", "pregabalin", G, 75),
+    ("483438", "pregabalin", G, 100),
+    ("483440", "pregabalin", G, 150),
+    ("483444", "pregabalin", G, 300),
+    ("198045", "nortriptyline", TCA, 10),
+    ("317136", "nortriptyline", TCA, 25),
+    ("198046", "nortriptyline", TCA, 50),
+    ("1099288", "desipramine", TCA, 10),
+    ("1099300", "desipramine", TCA, 25),
+    ("1099304", "desipramine", TCA, 50),
+    ("856783", "amitriptyline", TCA, 10),
+    ("856834", "amitriptyline", TCA, 25),
+    ("856845", "amitriptyline", TCA, 50),
+    ("596926", "duloxetine", SNRI, 20),
+    ("596930", "duloxetine", SNRI, 30),
+    ("596934", "duloxetine", SNRI, 60),
+    ("313583", "venlafaxine", SNRI, 37.5),
+    ("313585", "venlafaxine", SNRI, 75),
+    ("313581", "venlafaxine", SNRI, 150),
+    ("313586", "venlafaxine", SNRI, 75),
+    ("892582", "morphine", OPIOID, 15),
+    ("892672", "morphine", OPIOID, 30),
+    ("891881", "morphine", OPIOID, 15),
+    ("891888", "morphine", OPIOID, 30),
+    ("1049621", "oxycodone", OPIOID, 5),
+    ("1049683", "oxycodone", OPIOID, 10),
+    ("1049502", "oxycodone", OPIOID, 10),
+    ("1049221", "oxycodone", OPIOID, 5),  # with acetaminophen 325 mg
+    ("857002", "hydrocodone", OPIOID, 5),  # with acetaminophen 325 mg
+    ("856999", "hydrocodone", OPIOID, 10),  # with acetaminophen 325 mg
+    ("897696", "hydromorphone", OPIOID, 2),
+    ("897702", "hydromorphone", OPIOID, 4),
+    ("864718", "methadone", OPIOID, 5),
+    ("864706", "methadone", OPIOID, 10),
+    ("835603", "tramadol", OPIOID, 50),
+    ("833709", "tramadol", OPIOID, 100),
+    ("825411", "tapentadol", OPIOID, 50),
+    ("825409", "tapentadol", OPIOID, 100),
+    ("977939", "oxymorphone", OPIOID, 5),
+    ("977942", "oxymorphone", OPIOID, 10),
+    ("997170", "codeine", OPIOID, 15),
+    ("997287", "codeine", OPIOID, 30),
+    ("993781", "codeine", OPIOID, 30),  # with acetaminophen 300 mg
+    ("351264", "buprenorphine", OPIOID, 2),
+    ("351265", "buprenorphine", OPIOID, 8),
+]
+
+
+@pytest.mark.parametrize(("rxcui", "ingredient", "therapy_class", "mg"), ORAL_UNIT_DOSES)
+def test_every_clinical_drug_is_identified_with_its_strength(
+    rxcui: str, ingredient: str, therapy_class: T, mg: float
+) -> None:
+    found = fact(med(rxcui, dosages=[dosage(1, "{tbl}")]))
+    assert found.ingredients == (ingredient,)
+    assert found.classes == {therapy_class}
+    assert not found.topical
+    assert isinstance(found.dose, DailyDose) and found.dose.mg_per_day == mg
+
+
+@pytest.mark.parametrize(
+    ("rxcui", "ingredient", "therapy_class", "topical"),
+    [
+        ("283523", "gabapentin", G, False),  # 50 mg/mL oral solution
+        ("1745091", "lidocaine", T.TOPICAL_LIDOCAINE, True),  # 5% patch
+        ("1011705", "lidocaine", T.TOPICAL_LIDOCAINE, True),  # Lidoderm
+        ("577057", "fentanyl", OPIOID, False),  # transdermal systems are systemic
+        ("245134", "fentanyl", OPIOID, False),
+        ("245135", "fentanyl", OPIOID, False),
+        ("904880", "buprenorphine", OPIOID, False),
+        ("904870", "buprenorphine", OPIOID, False),
+        ("904876", "buprenorphine", OPIOID, False),
+    ],
+)
+def test_clinical_drugs_that_are_not_tablets(
+    rxcui: str, ingredient: str, therapy_class: T, topical: bool
+) -> None:
     found = fact(med(rxcui))
-    assert found.ingredients == drug.ingredients
-    assert found.classes
+    assert found.ingredients == (ingredient,)
+    assert found.classes == {therapy_class}
+    assert found.topical is topical
 
 
 @pytest.mark.parametrize(
@@ -234,10 +319,15 @@ def test_official_fhir_r4_examples_are_read_through_their_medications() -> None:
     assert len(orders) >= 30
     facts = patient_facts(collect([bundle(*orders)]))
     found = {m.reference: (m.ingredients, m.classes, m.topical) for m in facts.medications}
-    # Only three official examples name a drug the guideline knows: two oral oxycodone
-    # orders and a fentanyl patch, which is a systemic opioid, not a topical.
+    # Five official examples name a drug the guideline knows: two oral oxycodone orders, a
+    # fentanyl patch (a systemic opioid, not a topical), and two by brand alone: a contained
+    # Medication coded by NDC with the display "Percocet tablet" and an RxNorm code the
+    # tables do not list, "Vicodin 5/500 Oral Tablet" (GUIDELINE §6: a code the tables do not
+    # know falls back to its display).
     assert found == {
         "MedicationRequest/medrx0301": (("oxycodone",), {T.OPIOID}, False),
         "MedicationRequest/medrx0333": (("oxycodone",), {T.OPIOID}, False),
         "MedicationRequest/medrx0327": (("fentanyl",), {T.OPIOID}, False),
+        "MedicationRequest/medrx0307": (("oxycodone",), {T.OPIOID}, False),
+        "MedicationRequest/medrx0308": (("hydrocodone",), {T.OPIOID}, False),
     }

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 import respx
 from fastapi.testclient import TestClient
+from joserfc.jwk import ECKey
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
 from cds.app import create_app
 from cds.fhir.transport import Failure
@@ -71,3 +76,49 @@ def test_metrics_count_calls_to_the_fhir_server(tmp_path: Path) -> None:
 def test_every_kind_of_fetch_failure_has_a_series_from_the_start() -> None:
     # Dashboards see each outcome's series at zero before its first event.
     assert {kind.metric for kind in Failure} | {"ok"} == set(FHIR_OUTCOMES)
+
+
+# -- who may scrape ---------------------------------------------------------------------------
+
+METRICS_TOKEN = "scrape-token-0123456789abcdef"
+
+
+def authenticated_settings(tmp_path: Path, **extra: Any) -> Settings:
+    key = ECKey.generate_key("P-384", parameters={"kid": "k1"})
+    issuers = tmp_path / "issuers.json"
+    issuers.write_text(
+        json.dumps({"https://ehr.example.org": {"jwks": {"keys": [key.as_dict(private=False)]}}})
+    )
+    return Settings(
+        cds_trusted_issuers_file=str(issuers),
+        database_url=f"sqlite:///{tmp_path / 'db'}",
+        **extra,
+    )
+
+
+def test_metrics_are_closed_once_clients_must_authenticate(tmp_path: Path) -> None:
+    with TestClient(create_app(authenticated_settings(tmp_path))) as client:
+        response = client.get("/metrics")
+    assert response.status_code == 403
+    assert "CDS_METRICS_TOKEN" in response.json()["issue"][0]["diagnostics"]
+
+
+@pytest.mark.parametrize("authenticated", [True, False])
+def test_a_metrics_token_is_required_when_set(tmp_path: Path, authenticated: bool) -> None:
+    settings = (
+        authenticated_settings(tmp_path, cds_metrics_token=METRICS_TOKEN)
+        if authenticated
+        else Settings(cds_metrics_token=METRICS_TOKEN, database_url=f"sqlite:///{tmp_path}/d")
+    )
+    with TestClient(create_app(settings)) as client:
+        missing = client.get("/metrics")
+        wrong = client.get("/metrics", headers={"Authorization": "Bearer not-the-token"})
+        right = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert (missing.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert "cds_hook_duration_seconds" in right.text
+
+
+def test_a_short_metrics_token_is_refused_at_start_up() -> None:
+    with pytest.raises(ValidationError):
+        Settings(cds_metrics_token="short")

@@ -89,15 +89,11 @@ class TestTcaAndTheHeart:
         assert card["indicator"] == "warning"
         assert "Condition/hf" in card["detail"] and "MedicationRequest/d1" in card["detail"]
 
-    def test_tca_for_a_conduction_abnormality_is_critical(self, client: TestClient) -> None:
+    def test_a_first_degree_av_block_is_a_warning(self, client: TestClient) -> None:
+        # GUIDELINE v2 §4: critical only for the hard findings (unit-tested per class in
+        # tests/test_precautions.py); first-degree AV block is a warning.
         cards = sign(client, [draft(NORTRIPTYLINE_25, id="d1", dosages=ONE_A_DAY)], (AV_BLOCK,))
-        assert by_topic(cards, "tca-heart")["indicator"] == "critical"
-
-    def test_long_qt_is_critical(self, client: TestClient) -> None:
-        cards = sign(
-            client, [draft(NORTRIPTYLINE_25, id="d1", dosages=ONE_A_DAY)], (condition("I45.81"),)
-        )
-        assert by_topic(cards, "tca-heart")["indicator"] == "critical"
+        assert by_topic(cards, "tca-heart")["indicator"] == "warning"
 
     def test_any_tca_counts_not_only_the_suggested_ones(self, client: TestClient) -> None:
         cards = sign(
@@ -127,7 +123,7 @@ class TestTcaAndTheHeart:
             sign(client, [draft(code, id="d1", dosages=ONE_A_DAY)], (HEART_FAILURE, AV_BLOCK)) == []
         )
 
-    def test_swap_suggestion_deletes_the_draft_and_creates_an_snri(
+    def test_swap_suggestion_creates_an_snri_then_deletes_the_draft(
         self, client: TestClient
     ) -> None:
         card = by_topic(
@@ -139,7 +135,8 @@ class TestTcaAndTheHeart:
             "Replace with duloxetine",
             "Replace with venlafaxine",
         ]
-        delete, create = card["suggestions"][0]["actions"]
+        # GUIDELINE v2 §5: the create first, since some clients apply only the first action.
+        create, delete = card["suggestions"][0]["actions"]
         assert delete == {
             "type": "delete",
             "description": delete["description"],
@@ -174,12 +171,20 @@ class TestTcaDose:
         assert "125 mg/day" in card["summary"]
         assert "5 × 25 mg × 1 per 1 d (1/day) = 125 mg/day" in card["detail"]
 
-    def test_exactly_100_mg_is_not_above(self, client: TestClient) -> None:
-        assert "tca-dose" not in topics(
-            sign(
-                client, [draft(NORTRIPTYLINE_25, id="d1", dosages=[dosage(50, "mg", frequency=2)])]
-            )
+    def test_exactly_100_mg_is_flagged(self, client: TestClient) -> None:
+        # GUIDELINE v2 §4: "preferably below 100 mg/day", so 100 itself is flagged.
+        cards = sign(
+            client, [draft(NORTRIPTYLINE_25, id="d1", dosages=[dosage(50, "mg", frequency=2)])]
         )
+        assert by_topic(cards, "tca-dose")["summary"] == (
+            "TCA total 100 mg/day: the guideline prefers below 100 mg/day"
+        )
+
+    def test_90_mg_is_not(self, client: TestClient) -> None:
+        cards = sign(
+            client, [draft(NORTRIPTYLINE_25, id="d1", dosages=[dosage(45, "mg", frequency=2)])]
+        )
+        assert "tca-dose" not in topics(cards)
 
     def test_drafts_and_active_tcas_are_summed(self, client: TestClient) -> None:
         active = med("198046", id="a1", dosages=[dosage(1, "{capsule}")])  # 50 mg/day
@@ -193,17 +198,20 @@ class TestTcaDose:
         assert "MedicationRequest/a1" in card["detail"] and "MedicationRequest/d1" in card["detail"]
 
     def test_an_order_replaced_by_a_draft_is_not_counted_twice(self, client: TestClient) -> None:
-        active = med("198046", id="a1", dosages=[dosage(1, "{capsule}")])
-        revised = draft("198046", id="d1", dosages=[dosage(1, "{capsule}", frequency=2)])
+        active = med("198046", id="a1", dosages=[dosage(1, "{capsule}")])  # 50 mg/day
+        revised = draft(NORTRIPTYLINE_25, id="d1", dosages=[dosage(1, "{capsule}", frequency=3)])
         revised["priorPrescription"] = {"reference": "MedicationRequest/a1"}
         assert "tca-dose" not in topics(sign(client, [revised], active=(active,)))
 
     def test_a_revision_re_signed_under_the_same_id_is_not_counted_twice(
         self, client: TestClient
     ) -> None:
-        active = med("198046", id="a1", dosages=[dosage(1, "{capsule}", frequency=2)])
+        active = med(NORTRIPTYLINE_25, id="a1", dosages=[dosage(1, "{capsule}", frequency=3)])
         revised = med(
-            "198046", id="a1", status="active", dosages=[dosage(1, "{capsule}", frequency=2)]
+            NORTRIPTYLINE_25,
+            id="a1",
+            status="active",
+            dosages=[dosage(1, "{capsule}", frequency=3)],
         )
         assert "tca-dose" not in topics(sign(client, [revised], active=(active,)))
 
@@ -226,7 +234,7 @@ class TestTcaDose:
             draft(DESIPRAMINE_25, id="d2"),
         ]
         cards = sign(client, drafts)
-        assert "above the 100 mg/day" in by_topic(cards, "tca-dose")["summary"]
+        assert by_topic(cards, "tca-dose")["summary"].startswith("TCA total 125 mg/day")
 
 
 class TestOtherChecks:
@@ -234,7 +242,8 @@ class TestOtherChecks:
         cards = sign(client, [draft(NORTRIPTYLINE_25, id="d1", dosages=ONE_A_DAY)], (HYPERTENSION,))
         card = by_topic(cards, "tca-cv-risk")
         assert card["indicator"] == "info"
-        assert card["suggestions"][0]["actions"][0]["resourceId"] == "MedicationRequest/d1"
+        create, delete = card["suggestions"][0]["actions"]
+        assert create["type"] == "create" and delete["resourceId"] == "MedicationRequest/d1"
 
     def test_risk_factors_with_heart_disease_give_the_heart_card_only(
         self, client: TestClient
@@ -467,7 +476,7 @@ def test_accepting_any_suggestion_does_not_raise_the_same_card_again(
 def test_the_order_select_example(client: TestClient) -> None:
     cards = post(client, "order-select", load_example("order-select.json"))
     assert [(c["indicator"], c["source"]["topic"]["code"]) for c in cards] == [
-        ("critical", "tca-heart"),
+        ("warning", "tca-heart"),
         ("info", "tertiary-amine-tca"),
     ]
 
@@ -496,3 +505,36 @@ def test_summaries_carry_no_words_from_the_ehr(client: TestClient) -> None:
     for card in cards:
         assert "JANE" not in card["summary"] and "1234" not in card["summary"]
     assert any("JANE ROE" in card["detail"] for card in cards)
+
+
+def test_an_snri_ordered_while_a_tca_is_current_gets_the_stacking_warning(
+    client: TestClient,
+) -> None:
+    # GUIDELINE v2 §4: alternatives, never stacked; the switch stops the current TCA.
+    active = med(NORTRIPTYLINE_25, id="nt", dosages=[dosage(1, "{capsule}")])
+    cards = sign(client, [draft(DULOXETINE_30, id="dx")], active=(active,))
+    card = by_topic(cards, "tca-snri-stacked")
+    assert card["indicator"] == "warning"
+    [switch] = card["suggestions"]
+    assert switch["label"] == "Switch from nortriptyline to duloxetine"
+    assert switch["actions"] == [
+        {
+            "type": "update",
+            "description": "Stop MedicationRequest/nt (nortriptyline)",
+            "resourceId": "MedicationRequest/nt",
+            "resource": active | {"status": "stopped"},
+        }
+    ]
+
+
+def test_a_tca_ordered_beside_a_current_snri_for_a_cardiac_patient(client: TestClient) -> None:
+    # No switch towards the TCA; the heart card's fix is to keep the SNRI.
+    active = med(DULOXETINE_30, id="dx")
+    cards = sign(
+        client, [draft(NORTRIPTYLINE_25, id="nt", dosages=ONE_A_DAY)], (HEART_FAILURE,), (active,)
+    )
+    assert "suggestions" not in by_topic(cards, "tca-snri-stacked")
+    [keep] = by_topic(cards, "tca-heart")["suggestions"]
+    assert keep["label"] == "Keep duloxetine: remove the nortriptyline draft"
+    [delete] = keep["actions"]
+    assert (delete["type"], delete["resourceId"]) == ("delete", "MedicationRequest/nt")

@@ -184,28 +184,31 @@ def test_active_tca_with_heart_disease_gets_a_warning_beside_the_summary(
     assert "MedicationRequest/nt" in warning["detail"] and "Condition/cad" in warning["detail"]
 
 
-def test_active_tca_with_a_conduction_abnormality_is_critical(client: TestClient) -> None:
-    conditions = bundle(plp(), condition("I45.81"))
+def test_active_tca_with_a_first_degree_av_block_is_a_warning(client: TestClient) -> None:
+    # GUIDELINE v2 §4 (severity per finding: tests/test_precautions.py).
+    conditions = bundle(plp(), condition("270492004", SNOMED))
     medications = bundle(med("317136", dosages=[dosage(1, "{capsule}")]))
     indicators = [
         c["indicator"]
         for c in cards(client, hook_request(conditions=conditions, medications=medications))
     ]
-    assert indicators == ["info", "critical"]
+    assert indicators == ["info", "warning"]
 
 
 def test_active_tca_above_100_mg_gets_a_dose_warning(client: TestClient) -> None:
     medications = bundle(med("317136", id="nt", dosages=[dosage(2, "{capsule}", frequency=3)]))
     _, warning = cards(client, hook_request(conditions=bundle(plp()), medications=medications))
-    assert (
-        warning["summary"] == "TCA total 150 mg/day is above the 100 mg/day the guideline prefers"
-    )
+    assert warning["summary"] == "TCA total 150 mg/day: the guideline prefers below 100 mg/day"
     assert "2 × 25 mg × 3 per 1 d (3/day) = 150 mg/day" in warning["detail"]
 
 
-def test_tca_at_100_mg_is_within_the_limit(client: TestClient) -> None:
-    medications = bundle(med("317136", dosages=[dosage(100, "mg")]))
-    assert len(cards(client, hook_request(conditions=bundle(plp()), medications=medications))) == 1
+def test_tca_at_100_mg_is_flagged_and_at_90_not(client: TestClient) -> None:
+    # GUIDELINE v2 §4: "preferably below 100 mg/day".
+    at_100 = bundle(med("317136", dosages=[dosage(100, "mg")]))
+    at_90 = bundle(med("317136", dosages=[dosage(90, "mg")]))
+    _, warning = cards(client, hook_request(conditions=bundle(plp()), medications=at_100))
+    assert warning["source"]["topic"]["code"] == "tca-dose"
+    assert len(cards(client, hook_request(conditions=bundle(plp()), medications=at_90))) == 1
 
 
 def test_tca_dose_unknown_is_said_in_the_summary(client: TestClient) -> None:
@@ -306,3 +309,54 @@ def test_a_phantom_limb_pain_condition_without_an_id_is_not_cited(client: TestCl
     [card] = cards(client, hook_request(conditions=bundle(unnamed)))
     for suggestion in card["suggestions"]:
         assert "reasonReference" not in suggestion["actions"][0]["resource"]
+
+
+def test_a_current_tca_is_offered_an_snri_only_as_a_switch(client: TestClient) -> None:
+    # GUIDELINE v2 §3: the new draft first, then the current order sent back stopped.
+    nortriptyline = med("317136", id="nt", dosages=[dosage(1, "{capsule}")])
+    body = hook_request(conditions=bundle(plp()), medications=bundle(nortriptyline))
+    [card] = cards(client, body)
+    assert card["summary"] == (
+        "Phantom limb pain, step 1: if relief is insufficient, add gabapentin or pregabalin, "
+        "or switch to an SNRI"
+    )
+    switches = [s for s in card["suggestions"] if s["label"].startswith("Switch")]
+    assert [s["label"] for s in switches] == [
+        "Switch from nortriptyline to duloxetine",
+        "Switch from nortriptyline to venlafaxine",
+    ]
+    create, update = switches[0]["actions"]
+    assert create["type"] == "create"
+    assert update == {
+        "type": "update",
+        "description": "Stop MedicationRequest/nt (nortriptyline)",
+        "resourceId": "MedicationRequest/nt",
+        "resource": nortriptyline | {"status": "stopped"},
+    }
+    assert card["selectionBehavior"] == "at-most-one"
+    assert not [s for s in card["suggestions"] if s["label"] in ("Duloxetine", "Venlafaxine")]
+
+
+def test_the_reassessment_interval_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from cds.settings import Settings
+
+    assert Settings().cds_reassessment_interval_days == 90
+    monkeypatch.setenv("CDS_REASSESSMENT_INTERVAL_DAYS", "30")
+    assert Settings().cds_reassessment_interval_days == 30
+    monkeypatch.setenv("CDS_REASSESSMENT_INTERVAL_DAYS", "0")
+    with pytest.raises(ValidationError, match="cds_reassessment_interval_days"):
+        Settings()
+
+
+def test_without_allergies_the_card_says_its_suggestions_were_not_checked(
+    client: TestClient,
+) -> None:
+    # No `allergies` prefetch and no FHIR server to ask: the optional key is given up.
+    [card] = cards(client, hook_request(conditions=bundle(plp())))
+    assert "**Allergies and intolerances were not available**" in card["detail"]
+    body = hook_request(conditions=bundle(plp()))
+    body["prefetch"]["allergies"] = bundle()
+    [card] = cards(client, body)
+    assert "Allergies and intolerances were not available" not in card["detail"]

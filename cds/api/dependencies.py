@@ -13,6 +13,7 @@ from cds.settings import Settings
 from cds.storage.database import Database
 from cds.storage.recorder import CardRecorder
 from cds.storage.store import Store
+from fhir_mappings.terminology import Terminology
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -34,6 +35,10 @@ def get_verifier(runtime: RuntimeDep) -> Verifier | None:
     return runtime.verifier
 
 
+def get_terminology(runtime: RuntimeDep) -> Terminology:
+    return runtime.terminology
+
+
 # Storage may be down or not opened: endpoints that need it answer 503 themselves.
 def get_store(runtime: RuntimeDep) -> Store | None:
     return runtime.store
@@ -53,3 +58,4 @@ VerifierDep = Annotated[Verifier | None, Depends(get_verifier)]
 StoreDep = Annotated[Store | None, Depends(get_store)]
 DatabaseDep = Annotated[Database | None, Depends(get_database)]
 RecorderDep = Annotated[CardRecorder | None, Depends(get_recorder)]
+TerminologyDep = Annotated[Terminology, Depends(get_terminology)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,13 +13,19 @@ class ServiceError(Exception):
     """An error with its HTTP status and the OperationOutcome issues to send back."""
 
     def __init__(
-        self, status: int, code: str, message: str, expressions: Iterable[str] = ()
+        self,
+        status: int,
+        code: str,
+        message: str,
+        expressions: Iterable[str] = (),
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.expressions = tuple(expressions)
+        self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
         return operation_outcome([(self.code, self.message, self.expressions)])

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from cds.api.dependencies import SettingsDep, StoreDep
+from cards.source import OVERRIDE_REASONS, OVERRIDE_SYSTEM
+from cds.api.dependencies import RecorderDep, SettingsDep, StoreDep
 from cds.api.errors import ServiceError, invalid_fields, validation_failed
 from cds.api.responses import JsonResponse
 from cds.api.routes import find_service, parse_json_object
 from cds.ops.metrics import FEEDBACK
+from cds.security.auth import caller_issuer
 from cds.storage.database import StorageConflict, StorageUnavailable
 from cds.storage.deadline import within
+from cds.storage.recorder import CardRecorder
 from cds.storage.records import FeedbackRecord, OverrideReason
 from cds.storage.store import Store
 
@@ -26,6 +31,9 @@ router = APIRouter()
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _ID = Field(min_length=1, max_length=256)
+MAX_COMMENT_CHARS = 2000
+# How long feedback waits for card records still queued by the recorder.
+RECORD_WAIT_S = 1.0
 
 
 class _Entry(BaseModel):
@@ -45,7 +53,7 @@ class ReasonCoding(_Entry):
 
 class OverrideReasonIn(_Entry):
     reason: ReasonCoding | None = None
-    userComment: str | None = Field(default=None, max_length=4000)
+    userComment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
 
 
 class FeedbackEntry(_Entry):
@@ -115,46 +123,138 @@ def parse_feedback(body: bytes) -> FeedbackRequest:
         raise validation_failed(error) from None
 
 
-async def refuse_other_services_cards(
-    store: Store, service_id: str, records: list[FeedbackRecord]
-) -> None:
-    """Feedback belongs to the service whose card it is: stored under another service it
-    would be counted against the wrong rule. Cards not (yet) on record are taken."""
-    issued_by = await store.services_of(r.card_uuid for r in records)
-    foreign = [
-        (
-            f"feedback[{i}].card",
-            f"card {r.card_uuid} was issued by the service "
-            f"'{issued_by[r.card_uuid]}'; send its feedback to "
-            f"/cds-services/{issued_by[r.card_uuid]}/feedback",
+def require_json(request: Request) -> None:
+    """415 unless the body is declared `application/json`, as CDS Hooks sends it. A browser
+    can post `text/plain` or a form to any site without asking; `application/json` from
+    another origin needs a CORS preflight, which only CDS_CORS_ORIGINS pass."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ServiceError(
+            415, "not-supported", "feedback must be sent with Content-Type: application/json"
         )
-        for i, r in enumerate(records)
-        if issued_by.get(r.card_uuid, service_id) != service_id
-    ]
-    if foreign:
-        raise invalid_fields(foreign)
+
+
+async def check_against_records(
+    store: Store,
+    recorder: CardRecorder | None,
+    service_id: str,
+    issuer: str | None,
+    records: list[FeedbackRecord],
+    max_reports_per_card: int,
+) -> list[FeedbackRecord]:
+    """The records to store, once each is shown to be about a card this service issued to
+    this caller, with a reason the card offered, and within the reports kept per card.
+
+    A card from another caller is treated as unknown (which cards others were shown is not
+    this caller's business). The reason's words stored are ours, not the caller's.
+    """
+    wanted = {r.card_uuid for r in records}
+    on_record = await store.cards_on_record(wanted)
+    if recorder is not None and recorder.pending and not wanted <= on_record.keys():
+        # The card may have been shown a moment ago, its record still on its way.
+        await recorder.caught_up(timeout_s=RECORD_WAIT_S)
+        on_record = await store.cards_on_record(wanted)
+    stored = await store.reports_per_card(wanted)
+    per_card = Counter(r.card_uuid for r in records)
+    problems: list[tuple[str, str]] = []
+    checked: list[FeedbackRecord] = []
+    for i, record in enumerate(records):
+        card = on_record.get(record.card_uuid)
+        if card is None or card.issuer != issuer:
+            problems.append(
+                (
+                    f"feedback[{i}].card",
+                    f"card {record.card_uuid} is not one this service issued to you",
+                )
+            )
+            continue
+        if card.service_id != service_id:
+            # Stored under another service it would be counted against the wrong rule.
+            problems.append(
+                (
+                    f"feedback[{i}].card",
+                    f"card {record.card_uuid} was issued by the service '{card.service_id}'; "
+                    f"send its feedback to /cds-services/{card.service_id}/feedback",
+                )
+            )
+            continue
+        if stored.get(record.card_uuid, 0) >= max_reports_per_card or (
+            per_card[record.card_uuid] > max_reports_per_card
+        ):
+            problems.append(
+                (
+                    f"feedback[{i}].card",
+                    f"card {record.card_uuid} has had {max_reports_per_card} reports; "
+                    "no more are kept",
+                )
+            )
+            continue
+        reason = record.reason
+        if reason is None or reason.code is None:
+            checked.append(record)
+            continue
+        offered = card.override_reasons
+        if offered is None:  # recorded before the reasons were: any of ours
+            offered = frozenset(OVERRIDE_REASONS)
+        if reason.system != OVERRIDE_SYSTEM or reason.code not in offered:
+            choices = ", ".join(sorted(offered)) or "none"
+            problems.append(
+                (
+                    f"feedback[{i}].overrideReason.reason",
+                    f"is not one of the override reasons card {record.card_uuid} offered "
+                    f"(system {OVERRIDE_SYSTEM}, codes: {choices})",
+                )
+            )
+            continue
+        ours = OverrideReason(OVERRIDE_SYSTEM, reason.code, OVERRIDE_REASONS.get(reason.code))
+        checked.append(replace(record, reason=ours))
+    if problems:
+        raise invalid_fields(problems)
+    return checked
 
 
 async def store_feedback(
-    store: Store, service_id: str, records: list[FeedbackRecord]
+    store: Store,
+    recorder: CardRecorder | None,
+    service_id: str,
+    issuer: str | None,
+    records: list[FeedbackRecord],
+    max_reports_per_card: int,
 ) -> list[FeedbackRecord]:
-    await refuse_other_services_cards(store, service_id, records)
-    return await store.save_feedback(records)
+    checked = await check_against_records(
+        store, recorder, service_id, issuer, records, max_reports_per_card
+    )
+    return await store.save_feedback(checked)
 
 
 @router.post("/cds-services/{service_id}/feedback")
 async def receive_feedback(
-    service_id: str, request: Request, store: StoreDep, settings: SettingsDep
+    service_id: str,
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+    recorder: RecorderDep,
 ) -> JsonResponse:
+    require_json(request)
     service = find_service(service_id)
     reports = parse_feedback(await request.body())
     records = [entry.record(service.id) for entry in reports.feedback]
     try:
         if store is None:
             raise StorageUnavailable("storage not opened")
-        # One deadline for the whole request: a hung database is a 503 within it.
+        # One deadline for the request's database work (and its wait for a card's record):
+        # a hung database is a 503 within it.
         stored = await within(
-            settings.cds_db_timeout_s, store_feedback(store, service.id, records), "feedback"
+            settings.cds_db_timeout_s,
+            store_feedback(
+                store,
+                recorder,
+                service.id,
+                caller_issuer(request),
+                records,
+                settings.cds_feedback_max_reports_per_card,
+            ),
+            "feedback",
         )
     except StorageConflict as error:
         log.warning("feedback not stored: deadlocked twice", extra={"error": str(error)})

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
 
 from pydantic import ValidationError
 
-from cards.models import Card, CdsResponse
+from cards.actions import Drafting, Originals
+from cards.catalog import catalog
+from cards.models import CdsResponse
 from cards.orders import order_cards
 from cards.patient_view import patient_view_cards
 from cds.api.errors import ServiceError, validation_failed
 from cds.api.models import HookRequest, OrderSelectContext, OrderSignContext, PatientContext
 from cds.api.services import ALLERGIES, PAIN_SCORES, Hook, Service
 from cds.fhir.patient_data import Fallback, Resolver, gather
-from facts.medications import MedicationFact
-from facts.orders import SplintOrder
+from cds.settings import Settings
 from facts.patient import PatientFacts
 from fhir_mappings.facts import medication_facts, patient_facts
+from fhir_mappings.json_access import reference_of
 from fhir_mappings.orders import splint_order
 from fhir_mappings.resources import ResourceSet, collect
-from guideline.ladder import assess
-from guideline.precautions import ON_CHART_OPEN, ON_ORDER, Orders, evaluate
-
-Judged = TypeVar("Judged", MedicationFact, SplintOrder)
+from fhir_mappings.terminology import Terminology
+from guideline import hooks as guideline
+from guideline.findings import Hook as GuidelineHook
 
 CONTEXTS: dict[Hook, type[PatientContext]] = {
     Hook.PATIENT_VIEW: PatientContext,
@@ -46,23 +49,53 @@ def parse_context(service: Service, request: HookRequest) -> PatientContext:
 
 
 async def answer(
-    service: Service, request: HookRequest, fallback: Fallback, resolve: Resolver
+    service: Service,
+    request: HookRequest,
+    fallback: Fallback,
+    resolve: Resolver,
+    settings: Settings,
+    terminology: Terminology | None = None,
+    today: date | None = None,
 ) -> CdsResponse:
     context = parse_context(service, request)
-    record, facts = await read_patient(service, request, fallback, resolve)
+    record, facts = await read_patient(service, request, fallback, resolve, terminology)
     if not facts.in_scope:
         return CdsResponse(cards=[])
+    today = today or datetime.now(UTC).date()
+    drafting = Drafting(
+        catalog(),
+        context.patientId,
+        facts.reason_reference,
+        originals(record),
+        allergies_checked=facts.allergies_available,
+    )
     if not isinstance(context, OrderSignContext):
-        return CdsResponse(cards=chart_cards(facts, context.patientId))
+        advice = guideline.chart_advice(
+            facts, today=today, reassessment_days=settings.cds_reassessment_interval_days
+        )
+        return CdsResponse(cards=patient_view_cards(advice, drafting) if advice else [])
     drafts = collect([context.draftOrders.as_json()])
-    orders = orders_to_judge(facts, record, drafts, context)
-    findings = evaluate(facts, orders, ON_ORDER)
-    at_signing = service.hook is Hook.ORDER_SIGN
-    return CdsResponse(cards=order_cards(findings, facts, context.patientId, at_signing=at_signing))
+    findings = guideline.order_findings(
+        facts,
+        medication_facts(
+            drafts.medication_orders, record.medications | drafts.medications, terminology
+        ),
+        tuple(
+            s for s in (splint_order(o, terminology) for o in drafts.other_orders) if s is not None
+        ),
+        selected=frozenset(context.selections) if isinstance(context, OrderSelectContext) else None,
+        hook=GuidelineHook(service.hook.value),
+        today=today,
+    )
+    return CdsResponse(cards=order_cards(findings, drafting))
 
 
 async def read_patient(
-    service: Service, request: HookRequest, fallback: Fallback, resolve: Resolver
+    service: Service,
+    request: HookRequest,
+    fallback: Fallback,
+    resolve: Resolver,
+    terminology: Terminology | None = None,
 ) -> tuple[ResourceSet, PatientFacts]:
     """The patient's resources and facts: prefetch, else the FHIR server (`fallback`).
     Optional data that could not be had is said to be unavailable in the facts."""
@@ -71,34 +104,21 @@ async def read_patient(
     await resolve(request, record)
     facts = patient_facts(
         record,
+        terminology,
         pain_scores_obtained=data.obtained(PAIN_SCORES.name),
         allergies_obtained=data.obtained(ALLERGIES.name),
     )
     return record, facts
 
 
-def chart_cards(facts: PatientFacts, patient_id: str) -> list[Card]:
-    current = tuple(m for m in facts.medications if m.current)
-    findings = evaluate(facts, Orders(judged=current), ON_CHART_OPEN)
-    return patient_view_cards(facts, assess(facts), findings, patient_id)
+def originals(record: ResourceSet) -> Originals:
+    """The EHR's own order for a reference: a switch stops it by sending it back whole. The
+    index is built on the first lookup, and only when a switch needs one."""
+    index: dict[str, Mapping[str, Any]] = {}
 
+    def find(reference: str) -> Mapping[str, Any] | None:
+        if not index:
+            index.update((reference_of(o), o) for o in reversed(record.medication_orders))
+        return index.get(reference)
 
-def orders_to_judge(
-    facts: PatientFacts, record: ResourceSet, drafts: ResourceSet, context: PatientContext
-) -> Orders:
-    """order-select judges the selections, with the other drafts beside them; order-sign
-    judges every draft. Active orders a draft revises or replaces are not counted twice."""
-    draft_meds = medication_facts(drafts.medication_orders, record.medications | drafts.medications)
-    splints = tuple(s for s in map(splint_order, drafts.other_orders) if s is not None)
-    selected = set(context.selections) if isinstance(context, OrderSelectContext) else None
-    judged = _pick(draft_meds, selected)
-    others = tuple(m for m in draft_meds if m not in judged)
-    replaced = {m.reference for m in draft_meds} | {m.replaces for m in draft_meds if m.replaces}
-    active = tuple(m for m in facts.medications if m.current and m.reference not in replaced)
-    return Orders(judged=judged, alongside=others + active, splints=_pick(splints, selected))
-
-
-def _pick(orders: tuple[Judged, ...], selected: set[str] | None) -> tuple[Judged, ...]:
-    if selected is None:
-        return orders
-    return tuple(o for o in orders if o.reference in selected)
+    return find

@@ -83,10 +83,17 @@ class OrderSelectContext(OrderSignContext):
             and isinstance(resource.get("resourceType"), str)
             and isinstance(resource.get("id"), str)
         ]
+        # Each draft under both of its names, so matching is one lookup per selection.
+        by_name: dict[str, list[str]] = {}
+        for reference in references:
+            by_name.setdefault(reference, []).append(reference)
+            bare = reference.partition("/")[2]
+            if bare != reference:
+                by_name.setdefault(bare, []).append(reference)
         named: list[str] = []
         unmatched: list[str] = []
         for selection in selections:
-            matching = [r for r in references if selection in (r, r.partition("/")[2])]
+            matching = by_name.get(selection, [])
             named.extend(matching)
             if not matching:
                 unmatched.append(selection)

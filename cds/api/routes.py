@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from cds.api.dependencies import PatientDataDep, RecorderDep, SettingsDep
+from cds.api.dependencies import PatientDataDep, RecorderDep, SettingsDep, TerminologyDep
 from cds.api.errors import ServiceError, validation_failed
 from cds.api.hooks import answer
 from cds.api.limits import check_entry_counts
@@ -17,6 +17,7 @@ from cds.api.responses import JsonResponse
 from cds.api.services import SERVICES, Service
 from cds.ops.logging import hook_instance
 from cds.ops.metrics import HOOK_LATENCY
+from cds.security.auth import caller_issuer
 from cds.storage.recorder import after_hook
 
 router = APIRouter()
@@ -36,14 +37,22 @@ async def call_service(
     settings: SettingsDep,
     patient_data: PatientDataDep,
     recorder: RecorderDep,
+    terminology: TerminologyDep,
 ) -> JsonResponse:
     service = find_service(service_id)
     hook_request = parse_hook_request(await request.body())
     check_entry_counts(hook_request, settings.cds_max_bundle_entries)
     hook_instance.set(hook_request.hookInstance)
     with HOOK_LATENCY.labels(service=service.id).time():
-        response = await answer(service, hook_request, patient_data.fallback, patient_data.resolve)
-    after_hook(recorder, service.id, response.cards)
+        response = await answer(
+            service,
+            hook_request,
+            patient_data.fallback,
+            patient_data.resolve,
+            settings,
+            terminology,
+        )
+    after_hook(recorder, service.id, response.cards, issuer=caller_issuer(request))
     return JsonResponse(response.to_json())
 
 

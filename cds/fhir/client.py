@@ -23,6 +23,7 @@ from cds.fhir.pool import HostSlots, PoolLimits
 from cds.fhir.references import medication_to_fetch
 from cds.fhir.transport import Failure, FetchFailed, FhirTransport
 from cds.security.allowlist import is_allowed
+from cds.security.bearer import is_bearer_token
 from cds.settings import Settings
 from fhir_mappings.json_access import JsonObject, number, obj, objs
 from fhir_mappings.resources import ResourceSet, collect
@@ -153,13 +154,18 @@ class FhirServerFallback:
         server = request.fhirServer
         if not server:
             return "The request names no fhirServer."
-        if not is_allowed(server, self.allowlist):
+        if not is_allowed(server, self.allowlist, query=False):
             return (
                 f"The FHIR server {server} is not on this service's allowlist; "
                 "it was not contacted."
             )
         if request.fhirAuthorization is None:
             return "The request has no fhirAuthorization access token for the FHIR server."
+        if not is_bearer_token(request.fhirAuthorization.access_token):
+            return (
+                "The fhirAuthorization access_token is not a bearer token (RFC 6750: ASCII "
+                "letters, digits and -._~+/ only); the FHIR server was not contacted."
+            )
         return None
 
     def _session(self, request: HookRequest, missing: Mapping[str, Unsatisfied]) -> _Session:

@@ -1,5 +1,6 @@
-"""The connection pool to FHIR servers: its size, a limit per server, and how long a request
-may wait for a connection.
+"""The connection pool to FHIR servers: its size (CDS_FHIR_MAX_CONNECTIONS, applied by the
+outbound client, `cds.security.outbound`), a limit per server, and how long a request may
+wait for a connection.
 
 A pool that is too small for the load must not make requests queue: a request that waits
 past the hook's deadline fails anyway, having held its place in the queue, and once the queue
@@ -24,9 +25,6 @@ import httpx
 
 from cds.settings import Settings
 
-# Idle connections kept open for reuse, at most (the rest close when their answer is read).
-_KEEPALIVE = 100
-
 
 class PoolExhausted(Exception):
     """No connection became free within the pool-wait timeout."""
@@ -40,14 +38,9 @@ class PoolLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PoolLimits:
-        size = settings.cds_fhir_pool_size
-        per_host = min(settings.cds_fhir_pool_per_host or size, size)
+        size = settings.cds_fhir_max_connections
+        per_host = min(settings.cds_fhir_max_connections_per_host or size, size)
         return cls(size=size, per_host=per_host, wait_s=settings.cds_fhir_pool_timeout_s)
-
-    def httpx_limits(self) -> httpx.Limits:
-        return httpx.Limits(
-            max_connections=self.size, max_keepalive_connections=min(self.size, _KEEPALIVE)
-        )
 
     def request_timeout(self, remaining_s: float) -> httpx.Timeout:
         """Connect, read and write within what is left of the deadline; wait for a pooled
@@ -58,14 +51,9 @@ class PoolLimits:
         if self.per_host < self.size:
             return (
                 f"all {self.per_host} connections allowed to this FHIR server are busy "
-                "(CDS_FHIR_POOL_PER_HOST)"
+                "(CDS_FHIR_MAX_CONNECTIONS_PER_HOST)"
             )
-        return f"all {self.size} connections to FHIR servers are busy (CDS_FHIR_POOL_SIZE)"
-
-
-def fhir_client_limits(settings: Settings) -> httpx.Limits:
-    """The `limits` of the outbound httpx client that talks to FHIR servers."""
-    return PoolLimits.from_settings(settings).httpx_limits()
+        return f"all {self.size} connections to FHIR servers are busy (CDS_FHIR_MAX_CONNECTIONS)"
 
 
 @dataclass(slots=True)

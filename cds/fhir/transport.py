@@ -110,12 +110,19 @@ class FhirTransport:
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             raise FetchFailed(Failure.TIMEOUT, "no time left before the overall deadline")
-        request = self.http.build_request(
-            "GET",
-            url,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"},
-            timeout=self.pool.limits.request_timeout(min(remaining, self.timeout_s)),
-        )
+        try:
+            request = self.http.build_request(
+                "GET",
+                url,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"},
+                timeout=self.pool.limits.request_timeout(min(remaining, self.timeout_s)),
+            )
+        except (httpx.InvalidURL, UnicodeEncodeError, ValueError) as error:
+            # A URL or token that cannot go into an HTTP request (the callers check both
+            # first; this keeps a slip from becoming a 500).
+            raise FetchFailed(
+                Failure.INVALID, f"the request could not be written ({type(error).__name__})"
+            ) from None
         try:
             async with self.pool.hold(url, remaining):
                 return await self._send(request)

@@ -1,4 +1,4 @@
-"""Start-up and shut-down: the one outbound HTTP client and what holds connections."""
+"""Start-up and shut-down: the outbound HTTP clients and what holds connections."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 
 from cds.fhir.client import FhirServerFallback
 from cds.fhir.patient_data import PatientDataSource
-from cds.fhir.pool import fhir_client_limits
 from cds.runtime import Runtime
+from cds.security.outbound import outbound_client
 from cds.settings import PrefetchResolution
 from cds.storage.lifespan import open_storage
 
@@ -23,16 +22,22 @@ def lifespan(runtime: Runtime, *, freeze_gc: bool = False) -> Lifespan:
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
         settings = runtime.settings
-        # Shared so connections to the EHR are reused across hook calls; redirects are off
-        # for every request it makes (a redirect could lead off an allowed server).
-        async with httpx.AsyncClient(
-            follow_redirects=False,
-            timeout=settings.cds_fhir_timeout_s,
-            limits=fhir_client_limits(settings),
-        ) as http:
-            runtime.http = http
+        # Shared so connections are reused across hook calls, one per purpose so that
+        # nothing learnt from one server travels to another (cds.security.outbound).
+        fhir_http = outbound_client(
+            max_connections=settings.cds_fhir_max_connections,
+            max_keepalive_connections=settings.cds_fhir_max_keepalive_connections,
+            timeout_s=settings.cds_fhir_timeout_s,
+        )
+        jwks_http = outbound_client(
+            max_connections=settings.cds_jwks_max_connections,
+            max_keepalive_connections=settings.cds_jwks_max_connections,
+            timeout_s=settings.cds_jwks_timeout_s,
+        )
+        async with fhir_http, jwks_http:
+            runtime.fhir_http, runtime.jwks_http = fhir_http, jwks_http
             if settings.cds_prefetch_resolution is PrefetchResolution.FHIR_SERVER:
-                fallback = FhirServerFallback.from_settings(http, settings)
+                fallback = FhirServerFallback.from_settings(fhir_http, settings)
                 runtime.patient_data = PatientDataSource(fallback, fallback.resolve_references)
             try:
                 async with open_storage(runtime):
@@ -44,7 +49,7 @@ def lifespan(runtime: Runtime, *, freeze_gc: bool = False) -> Lifespan:
                         gc.freeze()
                     yield
             finally:
-                runtime.http = None
+                runtime.fhir_http = runtime.jwks_http = None
                 if runtime.verifier is not None:
                     await runtime.verifier.aclose()
                 _stop_tracing(app)

@@ -1,6 +1,8 @@
 """Structured JSON logs. Each line carries the hookInstance of the call it belongs to and
-never patient data or tokens: only whitelisted fields are written, and anything shaped
-like a bearer token or JWT in a message is masked."""
+never patient data or tokens: only whitelisted fields are written, anything shaped like a
+bearer token or JWT in a message is masked, the HTTP client libraries (whose request lines
+name the patient in FHIR search URLs) say nothing below WARNING and never a query string,
+and every message and field is cut to a bounded length, so a client cannot flood the log."""
 
 from __future__ import annotations
 
@@ -33,8 +35,45 @@ _SECRETS = re.compile(
 )
 
 
+# A client can put any text into what gets logged (a header value, a claim); a line is
+# bounded whatever it sent.
+MAX_MESSAGE_CHARS = 2000
+MAX_FIELD_CHARS = 500
+MAX_EXCEPTION_CHARS = 10_000
+# Below WARNING only these write to the log. Other libraries' INFO and DEBUG lines are not
+# written for us and may hold anything: the HTTP clients log every request URL, and a FHIR
+# search URL names the patient (`Condition?patient=…`); database drivers log parameters.
+OWN_LOGGERS = ("cds", "fhir_mappings", "guideline", "cards", "uvicorn")
+# Set to WARNING outright, so their lines are not even formatted.
+QUIET_LIBRARIES = ("httpx", "httpcore", "h11", "hpack", "aiosqlite", "asyncpg", "sqlalchemy")
+_QUERY = re.compile(r"\?[^\s\"']*")
+
+
 def redact(text: str) -> str:
     return _SECRETS.sub("[redacted]", text)
+
+
+def bounded(text: str, most: int) -> str:
+    return text if len(text) <= most else f"{text[:most]}… [{len(text) - most} characters cut]"
+
+
+def _is_own(name: str) -> bool:
+    return any(name == own or name.startswith(f"{own}.") for own in OWN_LOGGERS)
+
+
+class LibraryFilter(logging.Filter):
+    """Drops what other libraries log below WARNING, and strips query strings from what
+    they log above it: whatever the levels say, no request URL with a patient id reaches
+    the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _is_own(record.name):
+            return True
+        if record.levelno < logging.WARNING:
+            return False
+        record.msg = _QUERY.sub("?[query]", record.getMessage())
+        record.args = None
+        return True
 
 
 class HookInstanceFilter(logging.Filter):
@@ -66,16 +105,21 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": redact(record.getMessage()),
+            "message": bounded(redact(record.getMessage()), MAX_MESSAGE_CHARS),
         }
         instance = getattr(record, "hookInstance", None) or hook_instance.get()
         if instance is not None:
             entry["hookInstance"] = instance
         for name in ALLOWED_EXTRA:
             if name in record.__dict__:
-                entry[name] = record.__dict__[name]
+                value = record.__dict__[name]
+                entry[name] = (
+                    bounded(redact(value), MAX_FIELD_CHARS) if isinstance(value, str) else value
+                )
         if record.exc_info:
-            entry["exception"] = redact(self.formatException(record.exc_info))
+            entry["exception"] = bounded(
+                redact(self.formatException(record.exc_info)), MAX_EXCEPTION_CHARS
+            )
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
@@ -88,18 +132,22 @@ def logging_config(level: str) -> dict[str, Any]:
         "filters": {
             "hook_instance": {"()": HookInstanceFilter},
             "access_path": {"()": AccessPathFilter},
+            "libraries": {"()": LibraryFilter},
         },
         "handlers": {
             "stdout": {
                 "class": "logging.StreamHandler",
                 "formatter": "json",
-                "filters": ["hook_instance", "access_path"],
+                "filters": ["libraries", "hook_instance", "access_path"],
                 "stream": "ext://sys.stdout",
             }
         },
         "root": {"handlers": ["stdout"], "level": level.upper()},
         "loggers": {
-            name: {"handlers": [], "propagate": True}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            **{
+                name: {"handlers": [], "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            **{name: {"level": "WARNING"} for name in QUIET_LIBRARIES},
         },
     }

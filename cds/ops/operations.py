@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
@@ -13,6 +13,7 @@ from cds.api.errors import operation_outcome
 from cds.api.responses import JsonResponse
 from cds.ops.metrics import registry
 from cds.ops.readiness import checks
+from cds.security.metrics_access import require_metrics_access
 
 log = logging.getLogger("cds.ops.operations")
 
@@ -43,6 +44,6 @@ async def readyz(runtime: RuntimeDep) -> JsonResponse:
     return JsonResponse(body, status_code=503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", dependencies=[Depends(require_metrics_access)])
 async def metrics() -> Response:
     return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)

@@ -3,7 +3,8 @@ accepted and overridden, and the reasons given for overriding them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -67,9 +68,24 @@ def _label(reason: OverrideReason | None) -> str:
     return f"{display} ({reason.code})" if display else reason.code
 
 
+def printable(text: str) -> str:
+    """`text` without control or format characters: what the report prints came partly from
+    clients, and a terminal would act on an escape sequence (clear the screen, set the
+    title, reverse the text with U+202E) rather than show it."""
+    return "".join(ch for ch in text if not unicodedata.category(ch).startswith("C"))
+
+
 def render_table(lines: list[RuleLine]) -> str:
     if not lines:
         return "No cards or feedback recorded yet.\n"
+    lines = [
+        replace(
+            line,
+            rule=printable(line.rule),
+            reasons=tuple(replace(r, reason=printable(r.reason)) for r in line.reasons),
+        )
+        for line in lines
+    ]
     headers = ("rule", "shown", "accepted", "overridden")
     width = max(len(headers[0]), *(len(line.rule) for line in lines))
     out = [

@@ -2,7 +2,7 @@
 
 Each HTTP request, so each hook call, is a server span that continues the trace of the EHR's
 W3C `traceparent` header. Beneath it: a client span for every request to a FHIR server (and
-every JWK Set fetch) through the service's one httpx client, and a span for every database
+every JWK Set fetch) through the service's httpx clients, and a span for every database
 statement. Spans carry no patient data: URLs lose their query (FHIR searches name the
 patient there), and statements are recorded without their parameters.
 
@@ -51,13 +51,14 @@ def install(app: FastAPI, provider: TracerProvider) -> None:
 
 
 def instrument_clients(app: FastAPI, runtime: Runtime) -> None:
-    """At start-up, once the outbound HTTP client and the database exist."""
+    """At start-up, once the outbound HTTP clients and the database exist."""
     provider: TracerProvider | None = getattr(app.state, "tracer_provider", None)
     if provider is None:
         return
-    HTTPXClientInstrumentor.instrument_client(
-        runtime.outbound_http(), tracer_provider=provider, request_hook=_drop_query
-    )
+    for client in (runtime.fhir_client(), runtime.jwks_client()):
+        HTTPXClientInstrumentor.instrument_client(
+            client, tracer_provider=provider, request_hook=_drop_query
+        )
     tracer = provider.get_tracer(__name__)
     if runtime.database is not None:
         trace_statements(runtime.database.engine.sync_engine, tracer)

@@ -20,11 +20,13 @@ import orjson
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import Key
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cds.api.errors import operation_outcome
 from cds.api.responses import JsonResponse
 from cds.ops.metrics import AUTH_FAILURES
+from cds.security.bearer import is_bearer_token
 from cds.security.failure_reasons import REASONS, reason_label
 from cds.security.jwks import JwksCache, JwksUnavailable, by_kid
 from cds.security.replay import ReplayStore
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 # The spec recommends these two and forbids `none` and HMAC; nothing else is accepted.
 ALGORITHMS = ("ES384", "RS384")
 MAX_TOKEN_BYTES = 16 * 1024
+# Key ids are short names; a long one is not a key id, and would only fill the log.
+MAX_KID_CHARS = 256
 PROTECTED_PREFIX = "/cds-services/"
 
 for _reason in REASONS:
@@ -87,11 +91,13 @@ class Verifier:
     ) -> ClientIdentity:
         alg, kid = header.get("alg"), header.get("kid")
         if alg not in ALGORITHMS:
-            raise AuthFailed(f"alg {alg!r} is not one of {', '.join(ALGORITHMS)}")
+            raise AuthFailed(f"alg {_loggable(alg)} is not one of {', '.join(ALGORITHMS)}")
         if not isinstance(kid, str) or not kid:
             raise AuthFailed("no kid in the header")
+        if len(kid) > MAX_KID_CHARS:
+            raise AuthFailed(f"kid is longer than {MAX_KID_CHARS} characters")
         if "typ" in header and str(header["typ"]).upper() != "JWT":
-            raise AuthFailed(f"typ {header['typ']!r} is not JWT")
+            raise AuthFailed(f"typ {_loggable(header['typ'])} is not JWT")
         issuer = self.issuers.get(iss) if isinstance(iss, str) else None
         if issuer is None:
             raise AuthFailed("iss is not a trusted issuer")
@@ -150,7 +156,7 @@ class Verifier:
         if issuer.jwks is not None:
             key = by_kid(issuer.jwks, kid)
             if key is None:
-                raise AuthFailed(f"no key with kid {kid!r} in the issuer's pinned JWK Set")
+                raise AuthFailed(f"no key with kid {_loggable(kid)} in the issuer's pinned JWK Set")
             return key
         url = jku if jku is not None else issuer.jwks_url
         assert url is not None
@@ -165,8 +171,10 @@ class Verifier:
 
 def _unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims before verification: only to choose the issuer and the key."""
+    if len(token) > MAX_TOKEN_BYTES or not is_bearer_token(token):
+        raise AuthFailed("not a bearer token (RFC 6750 characters only)")
     parts = token.split(".")
-    if len(token) > MAX_TOKEN_BYTES or len(parts) != 3:
+    if len(parts) != 3:
         raise AuthFailed("not a JWS compact serialization")
     try:
         header, claims = (orjson.loads(_b64url(part)) for part in parts[:2])
@@ -249,3 +257,10 @@ async def _unauthorized(scope: Scope, receive: Receive, send: Send) -> None:
     body = operation_outcome([("login", "authentication failed", ())])
     response = JsonResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
     await response(scope, receive, send)
+
+
+def caller_issuer(request: Request) -> str | None:
+    """The verified `iss` of the client that made `request`; None when the service runs
+    without authentication."""
+    identity = getattr(request.state, "cds_client", None)
+    return identity.iss if isinstance(identity, ClientIdentity) else None

@@ -64,7 +64,9 @@ def build_verifier(settings: Settings) -> Verifier | None:
         max_lifetime_s=settings.cds_jwt_max_lifetime_s,
         fetch_timeout_s=settings.cds_jwks_timeout_s,
         jwks=JwksCache(
-            ttl_s=settings.cds_jwks_ttl_s, refetch_floor_s=settings.cds_jwks_refetch_floor_s
+            ttl_s=settings.cds_jwks_ttl_s,
+            refetch_floor_s=settings.cds_jwks_refetch_floor_s,
+            failure_backoff_s=settings.cds_jwks_failure_backoff_s,
         ),
     )
 
@@ -72,4 +74,9 @@ def build_verifier(settings: Settings) -> Verifier | None:
 def replay_store(settings: Settings) -> ReplayStore:
     if settings.redis_url:
         return RedisReplayStore.from_url(settings.redis_url, settings.cds_redis_prefix + "jti:")
+    log.warning(
+        "JWT replay protection is kept in this process's memory (REDIS_URL is not set): it "
+        "forgets on restart, and other processes do not share it, so a token can be used "
+        "again there until it expires. Set REDIS_URL for a shared, lasting store."
+    )
     return MemoryReplayStore()

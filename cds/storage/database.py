@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import stat
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -72,6 +74,8 @@ class Database:
             options |= {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
         elif is_sqlite(url):
             options["connect_args"] = {"timeout": CONNECT_TIMEOUT_S}
+            if not read_only:
+                make_private(str(url.database))
         else:
             options["connect_args"] = {"timeout": CONNECT_TIMEOUT_S}
             options["pool_timeout"] = CONNECT_TIMEOUT_S
@@ -126,6 +130,23 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def make_private(path: str) -> None:
+    """The SQLite file readable by this user only (0600), created so before SQLite opens it;
+    SQLite gives its journal and WAL files the same mode. A file this user owns that others
+    can read is tightened. A directory that does not exist yet is left to the outage path."""
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        status = os.stat(path)
+        if status.st_uid == os.getuid() and status.st_mode & 0o077:
+            os.chmod(path, stat.S_IMODE(status.st_mode) & 0o700)
+            log.warning("database file %s was readable by others: now 0600", path)
+        return
+    except OSError:
+        return
+    os.close(descriptor)
 
 
 def _read_only(url: URL) -> URL:

@@ -36,7 +36,9 @@ def rule_of(card: Card) -> str:
     return card.source.topic.code if card.source.topic else UNKNOWN_RULE
 
 
-def emitted(service_id: str, cards: Sequence[Card], at: datetime) -> list[EmittedCard]:
+def emitted(
+    service_id: str, cards: Sequence[Card], at: datetime, issuer: str | None = None
+) -> list[EmittedCard]:
     return [
         EmittedCard(
             card_uuid=card.uuid,
@@ -45,6 +47,9 @@ def emitted(service_id: str, cards: Sequence[Card], at: datetime) -> list[Emitte
             indicator=card.indicator.value,
             summary=card.summary,
             emitted_at=at,
+            # Feedback is taken only from this issuer, with one of these reasons.
+            issuer=issuer,
+            override_reasons=tuple(reason.code for reason in card.overrideReasons or ()),
         )
         for card in cards
     ]
@@ -81,7 +86,7 @@ class CardRecorder:
     def trace_with(self, tracer: WriteTracer) -> None:
         self._tracer = self.writer.tracer = tracer
 
-    def submit(self, service_id: str, cards: Sequence[Card]) -> None:
+    def submit(self, service_id: str, cards: Sequence[Card], issuer: str | None = None) -> None:
         if not cards:
             return
         if len(self._queue) >= MAX_QUEUED:
@@ -98,8 +103,26 @@ class CardRecorder:
         # Counted before it is queued, so the writer never settles more calls than this.
         self.submitted_calls += 1
         context = self._tracer.capture() if self._tracer is not None else None
-        self._queue.append((emitted(service_id, cards, datetime.now(UTC)), context))
+        self._queue.append((emitted(service_id, cards, datetime.now(UTC), issuer), context))
         self.writer.wake()
+
+    @property
+    def pending(self) -> int:
+        """Hook calls of this process whose cards are not yet written (or dropped)."""
+        return self.submitted_calls - self.writer.done_calls
+
+    async def caught_up(self, timeout_s: float) -> bool:
+        """Wait until the cards of every hook call submitted so far are written (or
+        dropped); False if that did not happen within `timeout_s`. Later calls are not
+        waited for, so this ends under load too."""
+        target = self.submitted_calls
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.writer.done_calls < target:
+            if loop.time() >= deadline or not self.writer.running:
+                return False
+            await asyncio.sleep(0.005)
+        return True
 
     @property
     def queued_calls(self) -> int:
@@ -130,10 +153,16 @@ class CardRecorder:
         await asyncio.to_thread(self.writer.stop, budget_s)
 
 
-def after_hook(recorder: CardRecorder | None, service_id: str, cards: Sequence[Card]) -> None:
-    """Count the cards and queue their record; the hook answers whatever happens here."""
+def after_hook(
+    recorder: CardRecorder | None,
+    service_id: str,
+    cards: Sequence[Card],
+    issuer: str | None = None,
+) -> None:
+    """Count the cards and queue their record (with the `issuer` they were sent to); the
+    hook answers whatever happens here."""
     for card in cards:
         CARDS.labels(rule=rule_of(card), indicator=card.indicator.value).inc()
     hook_log.info("hook answered", extra={"service": service_id, "cards": len(cards)})
     if recorder is not None:
-        recorder.submit(service_id, cards)
+        recorder.submit(service_id, cards, issuer)

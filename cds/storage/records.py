@@ -17,6 +17,20 @@ class EmittedCard:
     indicator: str
     summary: str
     emitted_at: datetime
+    # The client JWT's `iss` the card was sent to (None without authentication), and the
+    # codes of the override reasons the card offered.
+    issuer: str | None = None
+    override_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CardOnRecord:
+    """What feedback about a card is checked against."""
+
+    service_id: str
+    issuer: str | None
+    # None for cards recorded before the reasons were (revision 0001).
+    override_reasons: frozenset[str] | None
 
 
 @dataclass(frozen=True, slots=True)

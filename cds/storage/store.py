@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cds.storage.database import Database, StorageConflict
 from cds.storage.records import (
+    CardOnRecord,
     EmittedCard,
     FeedbackRecord,
     OutcomeCount,
@@ -53,6 +54,8 @@ class Store:
                 "indicator": c.indicator,
                 "summary": c.summary,
                 "emitted_at": c.emitted_at,
+                "issuer": c.issuer,
+                "override_reasons": " ".join(c.override_reasons),
             }
             for c in cards
         ]
@@ -121,14 +124,33 @@ class Store:
                     stored.append(record)
         return stored
 
-    async def services_of(self, card_uuids: Iterable[str]) -> dict[str, str]:
-        """The service that issued each of these cards, for the ones on record."""
-        query = select(emitted_cards.c.card_uuid, emitted_cards.c.service_id).where(
-            emitted_cards.c.card_uuid.in_(set(card_uuids))
+    async def cards_on_record(self, card_uuids: Iterable[str]) -> dict[str, CardOnRecord]:
+        """Who each of these cards was issued by and to, for the ones on record."""
+        c = emitted_cards.c
+        query = select(c.card_uuid, c.service_id, c.issuer, c.override_reasons).where(
+            c.card_uuid.in_(set(card_uuids))
         )
         async with self.database.begin() as connection:
             rows = (await connection.execute(query)).all()
-        return {card_uuid: service_id for card_uuid, service_id in rows}
+        return {
+            card_uuid: CardOnRecord(
+                service_id=service_id,
+                issuer=issuer,
+                override_reasons=None if reasons is None else frozenset(reasons.split()),
+            )
+            for card_uuid, service_id, issuer, reasons in rows
+        }
+
+    async def reports_per_card(self, card_uuids: Iterable[str]) -> dict[str, int]:
+        """How many feedback reports are stored about each of these cards."""
+        query = (
+            select(feedback.c.card_uuid, func.count())
+            .where(feedback.c.card_uuid.in_(set(card_uuids)))
+            .group_by(feedback.c.card_uuid)
+        )
+        async with self.database.begin() as connection:
+            rows = (await connection.execute(query)).all()
+        return {card_uuid: count for card_uuid, count in rows}
 
     async def feedback_for(self, card_uuid: str) -> list[FeedbackRecord]:
         query = select(feedback).where(feedback.c.card_uuid == card_uuid).order_by(feedback.c.id)

@@ -25,6 +25,12 @@ emitted_cards = Table(
     Column("indicator", String(16), nullable=False),
     Column("summary", String(256), nullable=False),
     Column("emitted_at", UtcDateTime(), nullable=False),
+    # Who the card was sent to (the client JWT's `iss`; NULL when the service runs without
+    # authentication) and the codes of the override reasons it offered, space-separated
+    # ("" when none; NULL on records from before revision 0002): feedback is taken only
+    # from that issuer, with one of those reasons.
+    Column("issuer", String(2048)),
+    Column("override_reasons", Text),
 )
 
 # One row per distinct feedback report. EHRs may resend a report, so the natural key

@@ -141,9 +141,12 @@ class CardWriter:
         self.timeout_s = timeout_s
         self.retry_max_s = retry_max_s
         self.schema_ready = schema_ready
-        # Hook calls taken off the queue and journaled (or dropped): compared with the calls
-        # submitted, it tells whether anything is still on its way to the journal.
+        # Hook calls taken off the queue and journaled (or dropped), and those whose records
+        # are written (or dropped): compared with the calls submitted, they tell whether
+        # anything is still on its way to the journal, or to the database.
         self.settled_calls = 0
+        self.done_calls = 0
+        self._calls_in: dict[int, int] = {}  # this process's calls in each journaled batch
         self.lost_cards = 0
         self.failed_writes = 0
         self.last_error: str | None = None
@@ -295,6 +298,7 @@ class CardWriter:
             kept, dropped = self._fitting(calls)
             if kept:
                 seq = self.journal.append(batch_id, [card for cards, _ in kept for card in cards])
+                self._calls_in[seq] = len(kept)
                 links = [context for _, context in kept if context is not None][:MAX_LINKS]
                 if links and len(self._links) < MAX_LINKS:
                     self._links[seq] = links
@@ -302,6 +306,7 @@ class CardWriter:
             if dropped:
                 why = f"the card journal is full ({self.journal.max_cards} cards)"
                 self._lose("journal_full", batch_id, dropped, why)
+                self.done_calls += len(dropped)
             elif kept:
                 lost = self._full.end()
                 if lost is not None:
@@ -312,6 +317,7 @@ class CardWriter:
                     )
         except (JournalFull, sqlite3.Error, OSError) as error:
             self._lose("journal_error", batch_id, calls, describe_error(error))
+            self.done_calls += len(calls)
         finally:
             self.settled_calls += len(calls)
 
@@ -392,6 +398,7 @@ class CardWriter:
         self.journal.remove(batch.seq for batch in batches)
         for batch in batches:
             self._links.pop(batch.seq, None)
+            self.done_calls += self._calls_in.pop(batch.seq, 0)
         JOURNAL_CARDS.set(self.journal.pending_cards)
         # Every card of the batches is on record now, whether this write or an earlier one
         # whose acknowledgement was lost put it there: each is counted here, once.

@@ -95,7 +95,11 @@ async def test_reordered_concurrent_feedback_batches_all_succeed_without_deadloc
     postgres_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     rounds, per_request = 10, 40
-    async with serving(settings_for(postgres_url, tmp_path)) as (_, client):
+    # Many reports about one card, so that every request holds the same rows.
+    settings = settings_for(postgres_url, tmp_path).model_copy(
+        update={"cds_feedback_max_reports_per_card": rounds * per_request}
+    )
+    async with serving(settings) as (_, client):
         [uuid] = await show_cards_async(client)
         card = {"uuid": uuid}
         url = f"/cds-services/{PATIENT_VIEW}/feedback"

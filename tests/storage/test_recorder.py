@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cards.models import Card, Indicator
+from cards.models import Card
 from cards.source import source
 from cds.storage.journal import CardJournal
 from cds.storage.recorder import CardRecorder
 from cds.storage.store import Store
 from cds.storage.writer import MAX_BATCH
+from guideline.findings import Severity
 from tests.card_records import metric, recorded_uuids_async
 
 
 def cards(count: int) -> list[Card]:
     return [
-        Card(summary="TCA dose check", indicator=Indicator.INFO, source=source("tca-dose"))
+        Card(summary="TCA dose check", indicator=Severity.INFO, source=source("tca-dose"))
         for _ in range(count)
     ]
 

@@ -15,11 +15,12 @@ from cds.cli import main
 from cds.settings import Settings
 from cds.storage.database import Database
 from tests.feedback_requests import (
+    ORDER_SELECT,
     accepted,
     drain_card_records,
+    order_select_card,
     overridden,
     send_feedback,
-    show_cards,
 )
 
 
@@ -27,33 +28,39 @@ def test_the_report_counts_cards_outcomes_and_reasons_per_rule(
     database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with TestClient(create_app(Settings(database_url=database_url))) as client:
-        cards = [show_cards(client)[0] for _ in range(4)]
+        cards = [order_select_card(client) for _ in range(4)]
         drain_card_records(client)
         rule = cards[0]["source"]["topic"]["code"]
         reports = [
             accepted(cards[0]),
             accepted(cards[0]),  # a resend: counted once
-            overridden(cards[1], "patient-preference"),
-            overridden(cards[2], "patient-preference", at="2026-11-24T11:00:00Z"),
+            overridden(cards[1], "cardiology-reviewed"),
+            overridden(cards[2], "cardiology-reviewed", at="2026-11-24T11:00:00Z"),
             overridden(cards[3], None),
-            {
-                "card": "never-shown",
-                "outcome": "overridden",
-                "outcomeTimestamp": "2026-11-24T12:00:00Z",
-            },
         ]
-        assert send_feedback(client, *reports).status_code == 200
+        assert send_feedback(client, *reports, service=ORDER_SELECT).status_code == 200
 
     main(["report", "--database-url", database_url])
     lines = capsys.readouterr().out.splitlines()
 
     assert lines[0].split() == ["rule", "shown", "accepted", "overridden"]
-    assert lines[2].split() == [rule, "4", "1", "3"]
-    assert lines[3].split() == ["2", "patient", "preference", "(patient-preference)"]
-    assert lines[4].split() == ["1", "(no", "reason", "given)"]
-    assert lines[5].split() == ["(card", "not", "recorded)", "0", "0", "1"]
-    assert lines[6].split() == ["1", "(no", "reason", "given)"]
-    assert len(lines) == 7
+    assert [line.split() for line in lines[2:]] == [
+        [rule, "4", "1", "3"],
+        # Our words for the reason, whatever display the client sent back.
+        [
+            "2",
+            "Reviewed",
+            "with",
+            "cardiology;",
+            "monitoring",
+            "in",
+            "place",
+            "(cardiology-reviewed)",
+        ],
+        ["1", "(no", "reason", "given)"],
+        # The other card the order-select example shows, four times, never reported on.
+        ["tertiary-amine-tca", "4", "0", "0"],
+    ]
 
 
 def test_migrate_says_what_it_did_and_report_reads_an_empty_database(
@@ -64,8 +71,8 @@ def test_migrate_says_what_it_did_and_report_reads_an_empty_database(
     main(["migrate", "--database-url", database_url])
     main(["report", "--database-url", database_url])
     assert capsys.readouterr().out.splitlines() == [
-        f"created the schema in {shown} (revision 0001)",
-        f"{shown} is already at revision 0001; nothing to do",
+        f"created the schema in {shown} (revision 0002)",
+        f"{shown} is already at revision 0002; nothing to do",
         "No cards or feedback recorded yet.",
     ]
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import stat
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 from sqlalchemy import inspect
 
@@ -82,3 +86,20 @@ async def test_counts_tie_feedback_to_the_rule_that_fired(store: Store) -> None:
     }
     reasons = {(r.rule, r.reason): r.cards for r in await store.override_reasons()}
     assert reasons == {("tca-dose", REASON): 1, ("tca-dose", None): 1}
+
+
+def test_the_sqlite_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    old_umask = os.umask(0o022)  # the usual default: new files readable by everyone
+    try:
+        path = tmp_path / "cds.db"
+        database = Database(f"sqlite:///{path}")
+        asyncio.run(database.migrate())
+        asyncio.run(database.dispose())
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+        shared = tmp_path / "shared.db"
+        shared.touch(mode=0o644)
+        Database(f"sqlite:///{shared}")
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o600
+    finally:
+        os.umask(old_umask)

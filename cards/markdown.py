@@ -1,0 +1,35 @@
+"""EHR text made inert inside a card's Markdown `detail`.
+
+Drug names, condition text, resource ids and units come from the EHR, and an EHR's data
+can hold anything a user or an interface typed. Interpolated raw, `](https://…)` would
+make a link the prescriber trusts as ours, `<img …>` or `<script>` HTML, `# …` after a
+bullet a heading, and a newline a new paragraph of instructions. Every such character is
+backslash-escaped (CommonMark: any ASCII punctuation may be), line breaks become spaces,
+and text that could start a block (a list marker, a numbered item) is escaped where it
+starts. What a reader sees is the text as the EHR holds it.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Inline syntax anywhere in a line: escapes, emphasis, code, links and images, HTML and
+# entities, GFM tables and strikethrough, headings, and the `:` of a bare URL (GFM
+# autolinks `https://…`).
+_INLINE = re.compile(r"([\\`*_\[\]<>&|~#:])")
+# Block syntax where the text starts (it may start a line after our "- "): a list item,
+# a thematic break or setext underline, a numbered item.
+_BLOCK_START = re.compile(r"^([-+=])|^(\d+)([.)])")
+# GFM also links bare `www.` names.
+_WWW = re.compile(r"(?i)\bwww\.")
+_LINE_BREAKS = re.compile(r"\s+")
+
+
+def escape_markdown(text: str) -> str:
+    """`text` as literal Markdown: rendered, it reads exactly as given, on one line."""
+    text = _LINE_BREAKS.sub(" ", text).strip()
+    text = _INLINE.sub(r"\\\1", text)
+    text = _WWW.sub(lambda match: match.group(0)[:-1] + "\\.", text)
+    return _BLOCK_START.sub(
+        lambda m: f"\\{m.group(1)}" if m.group(1) else f"{m.group(2)}\\{m.group(3)}", text
+    )
