@@ -21,7 +21,16 @@ AT = datetime(2026, 11, 24, 10, 5, 31, 123456, tzinfo=UTC)
 
 def records(prefix: str, count: int) -> list[EmittedCard]:
     return [
-        EmittedCard(f"{prefix}-{i}", "svc", "tca-dose", "warning", f"summary {i} ✓", AT)
+        EmittedCard(
+            f"{prefix}-{i}",
+            "svc",
+            "tca-dose",
+            "warning",
+            f"summary {i} ✓",
+            AT,
+            issuer="https://ehr.example.org",
+            override_reasons=("patient-preference", "dose-intended"),
+        )
         for i in range(count)
     ]
 
