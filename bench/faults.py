@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from sqlalchemy.engine import make_url
 
 from bench.load import OpenLoop
@@ -57,6 +59,8 @@ class ScenarioResult:
     write_failures: int = 0
     lost: int = 0
     recorded_all_after_s: float | None = None
+    most_in_journal: int = 0
+    taken_over: int = 0  # cards replayed from the journal of a killed worker
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -64,8 +68,11 @@ class ScenarioResult:
 
 
 class Faults:
-    def __init__(self, server: Server, proxy: TcpProxy, database_url: str, rate: float) -> None:
+    def __init__(
+        self, server: Server, proxy: TcpProxy, database_url: str, rate: float, log: Path
+    ) -> None:
         self.server = server
+        self.log = log
         self.proxy = proxy
         self.database_url = database_url
         self.rate = rate
@@ -77,9 +84,24 @@ class Faults:
     ) -> ScenarioResult:
         _say(f"{name}: {seconds:g} s at {self.rate:g} calls/s")
         before = scrape(self.server.base)
+        log_from = self.log.stat().st_size
         load = OpenLoop(LOOPBACK, self.port, HOOK_PATHS["order-sign"], self.body, self.rate)
         started = time.monotonic()
         load.start()
+        most = 0
+
+        async def watch() -> None:
+            nonlocal most
+            async with httpx.AsyncClient(base_url=self.server.base, timeout=30) as client:
+                while True:
+                    await asyncio.sleep(1.0)
+                    with contextlib.suppress(httpx.HTTPError):
+                        text = (await client.get("/metrics")).text
+                        for line in text.splitlines():
+                            if line.startswith("cds_card_journal_cards "):
+                                most = max(most, int(float(line.split()[1])))
+
+        watcher = asyncio.create_task(watch())
         notes = []
         for at, what, action in steps:
             await asyncio.sleep(max(0.0, started + at - time.monotonic()))
@@ -90,6 +112,7 @@ class Faults:
         await asyncio.sleep(max(0.0, started + seconds - time.monotonic()))
         outcome = await load.stop()
         ended = time.monotonic()
+        watcher.cancel()
         returned = set(outcome.card_uuids)
         recorded_after = await asyncio.to_thread(self._wait_recorded, returned, 120.0)
         after = scrape(self.server.base)
@@ -108,8 +131,22 @@ class Faults:
             ),
             lost=int(total(after, "cds_cards_lost_total") - total(before, "cds_cards_lost_total")),
             recorded_all_after_s=None if recorded_after is None else round(recorded_after, 1),
+            most_in_journal=most,
+            taken_over=self._taken_over(log_from),
             notes=notes,
         )
+
+    def _taken_over(self, log_from: int) -> int:
+        """Cards the workers took over from ended workers' journals, by their log lines."""
+        with self.log.open("rb") as lines:
+            lines.seek(log_from)
+            taken = 0
+            for line in lines:
+                with contextlib.suppress(ValueError):
+                    entry = orjson.loads(line)
+                    if str(entry.get("message", "")).startswith("took over "):
+                        taken += int(entry.get("cards", 0))
+        return taken
 
     def _wait_recorded(self, returned: set[str], timeout_s: float) -> float | None:
         """Seconds after the load until every returned card is on record; None if never."""
@@ -187,15 +224,16 @@ def _freeze(faults: Faults) -> Callable[[], str]:
 def markdown(results: list[ScenarioResult]) -> str:
     rows = [
         "| scenario | seconds | hook calls | failed calls | cards returned | cards recorded "
-        "| missing | failed writes (retried) | lost | all recorded after |",
-        "|" + " --- |" * 10,
+        "| missing | failed writes (retried) | most in journal | taken over from a killed "
+        "worker | lost | all recorded after |",
+        "|" + " --- |" * 12,
     ]
     for r in results:
         after = "never" if r.recorded_all_after_s is None else f"{r.recorded_all_after_s:g} s"
         rows.append(
             f"| {r.scenario} | {r.seconds:g} | {r.calls} | {r.failed_calls} "
             f"| {r.cards_returned} | {r.cards_recorded} | {r.missing} | {r.write_failures} "
-            f"| {r.lost} | {after} |"
+            f"| {r.most_in_journal} | {r.taken_over} | {r.lost} | {after} |"
         )
     notes = [f"- {r.scenario}: {note}" for r in results for note in r.notes]
     return "\n".join(rows + (["", *notes] if notes else []))
@@ -230,7 +268,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench.faults") ->
             }
             log = Path(tmp) / "serve.log"
             with plp_cds_server(workers=args.workers, env=env, log_path=log) as server:
-                faults = Faults(server, proxy, database_url, args.rate)
+                faults = Faults(server, proxy, database_url, args.rate, log)
                 results = asyncio.run(_scenarios(faults, args.outage_seconds))
             duplicated = _duplicates(database_url)
     write_json(

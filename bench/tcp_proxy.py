@@ -139,12 +139,24 @@ class TcpProxy:
             asyncio.create_task(self._pump(reader, upstream_writer, self._to_server, True)),
             asyncio.create_task(self._pump(upstream_reader, writer, self._to_client, False)),
         ]
+        # When either side goes, by a close or a reset, the other is cut too, as a real
+        # path would: a server must see its client gone (and end its transaction).
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*link.tasks, return_exceptions=True)
+            await asyncio.wait(link.tasks, return_when=asyncio.FIRST_COMPLETED)
         link.abort()
         self._links.discard(link)
 
     async def _pump(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        gate: asyncio.Event,
+        from_client: bool,
+    ) -> None:
+        with contextlib.suppress(ConnectionError):
+            await self._forward(reader, writer, gate, from_client)
+
+    async def _forward(
         self,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,

@@ -7,7 +7,7 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ class Database:
         read_only: bool = False,
         schema_ready: bool = False,
         pre_ping: bool = True,
+        session_settings: Mapping[str, str] | None = None,
     ) -> None:
         url = async_url(database_url)
         self._key = url.render_as_string(hide_password=False)
@@ -77,10 +78,14 @@ class Database:
             if not read_only:
                 make_private(str(url.database))
         else:
-            options["connect_args"] = {"timeout": CONNECT_TIMEOUT_S}
+            options["connect_args"] = {
+                "timeout": CONNECT_TIMEOUT_S,
+                # PostgreSQL session settings (ignored on SQLite).
+                "server_settings": dict(session_settings or {}),
+            }
             options["pool_timeout"] = CONNECT_TIMEOUT_S
         if read_only and not is_sqlite(url):
-            options["connect_args"]["server_settings"] = {"default_transaction_read_only": "on"}
+            options["connect_args"]["server_settings"]["default_transaction_read_only"] = "on"
         self.engine: AsyncEngine = create_async_engine(url, **options)
         # A read-only connection (the report's) never migrates: it reads what is there; nor
         # does a second engine of a process whose first one has migrated the schema.

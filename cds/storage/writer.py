@@ -52,10 +52,6 @@ MAX_BATCH = 500
 # Cards sent to the database in one write (several batches when replaying a backlog).
 MAX_WRITE_CARDS = 5_000
 RETRY_FIRST_S = 0.1
-# The journaler takes the queue at most this often while calls keep coming (a call that
-# finds it idle is journaled at once): larger batches cost the request loop less, and a
-# SIGKILL loses at most the calls answered in this time plus one journal write.
-JOURNAL_EVERY_S = 0.01
 # The flusher writes at most this often while the journal holds less than a full write.
 FLUSH_EVERY_S = 0.05
 # How often the journaler looks at the queue when nobody woke it.
@@ -226,7 +222,12 @@ class CardWriter:
         self._wakeup, self._flush = asyncio.Event(), asyncio.Event()
         self._loop = loop
         self._started.set()
-        database = Database(self.database_url, schema_ready=self.schema_ready, pre_ping=False)
+        database = Database(
+            self.database_url,
+            schema_ready=self.schema_ready,
+            pre_ping=False,
+            session_settings=writer_session_settings(self.timeout_s),
+        )
         store = Store(database)
         try:
             self._adopt()
@@ -273,8 +274,9 @@ class CardWriter:
             if calls:
                 self._journal(calls)
                 self._flush.set()
-                if not self._stopping:
-                    await asyncio.sleep(JOURNAL_EVERY_S)
+                # At once again: what is queued and not yet journaled is what a SIGKILL
+                # loses. Only the flusher's I/O is let through first.
+                await asyncio.sleep(0)
                 continue
             if self._stopping:
                 self._journal_done = True
@@ -461,6 +463,16 @@ class CardWriter:
                 self._adopt()
             except (OSError, sqlite3.Error) as error:
                 log.warning("journals of ended processes not taken over: %s", error)
+
+
+def writer_session_settings(timeout_s: float) -> dict[str, str]:
+    """PostgreSQL settings of the writer's sessions. Its transactions run statement after
+    statement: one idle mid-transaction for longer than a write may take has lost its
+    client (a worker killed, a network gone), and the server ends it, releasing its locks.
+    Otherwise the uncommitted rows of a dead worker's last write would hold up the worker that
+    writes them again from its journal (an insert waits for a conflicting uncommitted row)
+    until TCP noticed, which can take hours."""
+    return {"idle_in_transaction_session_timeout": str(max(1000, int((timeout_s + 1) * 1000)))}
 
 
 def _batch_names(batches: list[JournalBatch]) -> str:

@@ -5,10 +5,21 @@ whose acknowledgement never came."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy import insert
 
 from bench.tcp_proxy import TcpProxy
 from cds.settings import Settings
+from cds.storage.database import Database
+from cds.storage.deadline import within
+from cds.storage.records import EmittedCard
+from cds.storage.store import Store
+from cds.storage.tables import emitted_cards
+from cds.storage.writer import writer_session_settings
 from tests.card_records import (
     metric,
     recorded_uuids_async,
@@ -97,3 +108,32 @@ async def test_a_write_committed_but_never_acknowledged_is_neither_lost_nor_doub
     assert await recorded_uuids_async(postgres_url) == sorted(first + shown)
     assert metric("cds_cards_recorded_total") - recorded == len(shown)
     assert lost() == lost_before
+
+
+async def test_a_dead_writers_unfinished_write_does_not_hold_up_its_rewrite(
+    postgres_url: str, proxied_url: str, proxy: TcpProxy
+) -> None:
+    """A worker killed mid-write leaves a transaction holding the rows it inserted; the
+    worker that writes them again from the journal would wait for it until TCP noticed the
+    client gone, which can take hours. The writer's sessions tell the server to end a
+    transaction left idle longer than a write may take."""
+    await Database(postgres_url).migrate()
+    card = EmittedCard("c-1", "svc", "tca-dose", "warning", "TCA dose", datetime.now(UTC))
+    dead = Database(
+        proxied_url, schema_ready=True, pre_ping=False, session_settings=writer_session_settings(0)
+    )
+    connection = await dead.engine.connect()
+    await connection.begin()
+    row = {k: v for k, v in asdict(card).items() if k not in ("issuer", "override_reasons")}
+    await connection.execute(insert(emitted_cards), [row])
+    proxy.freeze()  # its client is gone: nothing more comes from it, and no COMMIT
+    try:
+        survivor = Database(postgres_url, schema_ready=True)
+        await within(10, Store(survivor).record_cards([card]), "the rewrite")
+        await survivor.dispose()
+    finally:
+        proxy.thaw()
+        with contextlib.suppress(Exception):
+            await connection.close()
+        await dead.dispose()
+    assert await recorded_uuids_async(postgres_url) == ["c-1"]
