@@ -5,8 +5,9 @@ Why a thread with its own event loop: at saturation the request loop is busy eve
 and a writer that needs it (a task on it, or a driver thread whose every step hops back to
 it) waits its turn behind every request, falls behind, and its batches pass their deadline.
 Here the request loop only appends to a queue; the writer takes everything queued at once,
-journals it in one local write and sends it to the database in one multi-row INSERT, so a
-batch costs it a handful of switches, however many hook calls it holds.
+journals it in one local write and sends it to the database in one statement (multi-row on
+SQLite, a pipelined executemany on PostgreSQL), so a batch costs it a handful of switches,
+however many hook calls it holds.
 
 Two tasks share the thread's loop: the journaler moves the queue to the journal as soon as
 anything is queued (so a SIGKILL loses at most what was queued since its last pass), and
