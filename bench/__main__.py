@@ -26,7 +26,7 @@ from bench.patients import (
 )
 from bench.report import RESULTS, machine, markdown, write_json
 
-SECTIONS = ("inprocess", "http", "fallback", "profile")
+SECTIONS = ("inprocess", "http", "peers", "fallback", "profile")
 # Benchmarks of their own, reached through `python -m bench --faults …` too.
 OTHER_BENCHMARKS = {"--faults": "bench.faults", "--saturation": "bench.saturation"}
 
@@ -62,6 +62,13 @@ def parse_args(argv: list[str] | None, prog: str = "python -m bench") -> argpars
         choices=("auto", "wrk", "httpx"),
         default="auto",
         help="HTTP load client; auto takes wrk when installed (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--peers-venv",
+        type=Path,
+        metavar="DIR",
+        help="a venv to run the peers from when this interpreter lacks them; created with "
+        "bench/peers/requirements.txt if missing (default: none)",
     )
     parser.add_argument(
         "--latency-ms",
@@ -136,13 +143,13 @@ def _run(args: argparse.Namespace, charts: dict[str, Chart], started: float) -> 
     }
     measurements = []
     for size, patient in charts.items():
-        for hook in HOOK_PATHS:
+        for hook in HOOK_PATHS if "inprocess" not in args.skip else ():
             _say(f"in-process {size} {hook}")
             measurements.append(inprocess.measure(app, patient, hook, args.iterations, args.warmup))
     results["inprocess"] = [m.to_json() for m in measurements]
     results["growth"] = [g.to_json() for g in inprocess.growth(measurements)]
     if "http" not in args.skip:
-        results["http"] = _guarded(lambda: _http(args, charts["typical"], app))
+        results["http"] = _guarded(lambda: _http(args, charts, app))
     if "fallback" not in args.skip:
         _say("fallback")
         results["fallback"] = _guarded(
@@ -172,33 +179,77 @@ def _run(args: argparse.Namespace, charts: dict[str, Chart], started: float) -> 
     return 0
 
 
-def _http(args: argparse.Namespace, patient: Any, app: Any) -> dict[str, Any]:
+def _http(args: argparse.Namespace, charts: dict[str, Chart], app: Any) -> dict[str, Any]:
     import asyncio
 
     import orjson
 
+    from bench import overhead, targets
+    from bench import peer_targets as peers
     from bench.asgi import Lifespan, post
 
     path = HOOK_PATHS["patient-view"]
-    body = orjson.dumps(hook_request(patient, "patient-view"))
+    bodies = {size: orjson.dumps(hook_request(charts[size], "patient-view")) for size in charts}
 
     async def answer() -> bytes:
         async with Lifespan(app) as lifespan:
-            return (await post(app, path, body, lifespan.state))[1]
+            return (await post(app, path, bodies["typical"], lifespan.state))[1]
 
+    found = peers.Found([], {}, [])
+    if "peers" not in args.skip:
+        if args.peers_venv is not None:
+            _say(f"peers' venv {args.peers_venv}")
+            peers.ensure_venv(args.peers_venv)
+        found = peers.find(args.peers_venv)
+        if found.skip_line():
+            print(found.skip_line(), file=sys.stderr)
     workers = tuple(int(w) for w in args.workers.split(",") if w.strip())
-    _say(f"http, workers {workers}, {args.http_seconds} s per run")
-    runs = http_load.compare(
-        body,
-        asyncio.run(answer()),
-        path,
-        workers=workers,
-        concurrency=args.concurrency,
-        duration_s=args.http_seconds,
-        max_requests=1_000_000,
-        tool=args.load_tool,
-    )
-    return {"runs": [r.to_json() for r in runs], "verdict": http_load.verdict(runs)}
+    with tempfile.TemporaryDirectory(prefix="bench-bare-") as tmp:
+        response = Path(tmp) / "response.json"
+        response.write_bytes(asyncio.run(answer()))
+        ours = [targets.service(), targets.parse_only(), targets.parse_only_h11()]
+        # The typical chart at every worker count; the peers and the large chart on one
+        # worker, since CPU per request does not depend on the worker count.
+        groups = [
+            ("typical", n, [*ours, targets.bare(response), *(found.targets if n == 1 else [])])
+            for n in workers
+        ]
+        groups.append(("large", 1, [*ours, *found.targets]))
+        rounds = http_load.rounds_for(args.http_seconds)
+        runs, failures = [], []
+        for chart_name, count, group in groups:
+            names = ", ".join(t.name for t in group)
+            _say(
+                f"http {chart_name}, {count} worker(s): {names}; {rounds} rounds, "
+                f"{args.http_seconds} s each in all"
+            )
+            try:
+                measured, failed = http_load.run_group(
+                    group,
+                    bodies[chart_name],
+                    chart=chart_name,
+                    workers=count,
+                    concurrency=args.concurrency,
+                    duration_s=args.http_seconds,
+                    max_requests=1_000_000,
+                    tool=args.load_tool,
+                    rounds=rounds,
+                )
+            except Exception as error:
+                _say(f"{chart_name} ({count}) failed: {type(error).__name__}: {error}")
+                failures.append(f"{chart_name} ({count} workers): {error}")
+                continue
+            runs += measured
+            failures += failed
+    rows = overhead.overheads(runs)
+    return {
+        "runs": [r.to_json() for r in runs],
+        "verdict": http_load.verdict(runs),
+        "overhead": [r.to_json() for r in rows],
+        "overhead_verdict": overhead.verdict(rows),
+        "peers": {"versions": found.versions, "skipped": found.skip_line()},
+        "failures": failures,
+    }
 
 
 @contextmanager

@@ -9,14 +9,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from bench.asgi import Receive, Send, answer_lifespan
 
 RESPONSE_ENV = "BENCH_BARE_RESPONSE"
-# When set, the endpoint also parses the request and serialises the response with orjson:
-# the JSON floor served over HTTP, a reference for what the service could reach at best.
-PARSE_ENV = "BENCH_BARE_PARSE"
 
 
 def _response() -> bytes:
@@ -25,8 +20,6 @@ def _response() -> bytes:
 
 
 _BODY = _response()
-_PARSE = os.environ.get(PARSE_ENV) == "1"
-_RESPONSE_OBJECT = orjson.loads(_BODY)
 _HEADERS = [
     (b"content-type", b"application/json"),
     (b"content-length", str(len(_BODY)).encode()),
@@ -46,9 +39,5 @@ async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
         message = await receive()
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
-    body = _BODY
-    if _PARSE:
-        orjson.loads(b"".join(chunks))
-        body = orjson.dumps(_RESPONSE_OBJECT)
     await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": _BODY})

@@ -266,9 +266,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench.faults") ->
                 "CDS_STATE_DIR": f"{tmp}/state",
                 "CDS_RECORD_RETRY_MAX_S": "1.0",
             }
-            log = Path(tmp) / "serve.log"
-            with plp_cds_server(workers=args.workers, env=env, log_path=log) as server:
-                faults = Faults(server, proxy, database_url, args.rate, log)
+            with plp_cds_server(workers=args.workers, env=env) as server:
+                assert server.log_path is not None
+                faults = Faults(server, proxy, database_url, args.rate, server.log_path)
                 results = asyncio.run(_scenarios(faults, args.outage_seconds))
             duplicated = _duplicates(database_url)
     write_json(

@@ -13,14 +13,17 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass, replace
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
+from bench.servers import Server, server
 from bench.stats import median, percentile
+from bench.targets import Target
 
 _WRK_SCRIPT = """
 wrk.method = "POST"
@@ -58,6 +61,12 @@ class LoadResult:
     # CPU the load client used, as a share of one core over the run: near 1 the client,
     # not the server, set the pace (both clients drive the load from one thread).
     client_cpu_share: float | None = None
+    chart: str = "typical"
+    # With several workers: the busiest worker's share of the workers' CPU. Keep-alive
+    # connections stay on the worker that accepted them, so 1.0 means one did all the work.
+    busiest_worker_share: float | None = None
+    # Lines the server wrote to stdout/stderr per request: its logging, as configured.
+    log_lines_per_request: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,12 +99,15 @@ def _wrk(
         script = Path(tmp) / "post.lua"
         script.write_text(_WRK_SCRIPT % {"body": body_path})
         seconds = max(1, round(duration_s))
-        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), url]
+        # A generous timeout: the peers take a quarter of a second per large chart, and a
+        # request wrk gives up on would be counted as an error, not as slow.
+        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "60s"]
+        command += ["-s", str(script), url]
         # Only children that have exited count here: the servers are still running, so the
         # difference is wrk's own CPU.
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         run = subprocess.run(
-            command, capture_output=True, text=True, timeout=seconds + 60, check=True
+            command, capture_output=True, text=True, timeout=seconds + 120, check=True
         )
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = next(x for x in run.stdout.splitlines() if x.startswith("BENCH "))
@@ -183,64 +195,138 @@ SERVER_BUSY_FLOOR = 0.5
 CLIENT_SATURATED = 0.9
 
 
-def compare(
+@dataclass(slots=True)
+class _Tally:
+    """One target's rounds, added up."""
+
+    target: str
+    rounds: list[LoadResult] = field(default_factory=list)
+    cpu_by_process: dict[int, float] = field(default_factory=dict)
+    log_lines: int = 0
+
+    def add(self, result: LoadResult, cpu: dict[int, float], log_lines: int) -> None:
+        self.rounds.append(result)
+        for pid, seconds in cpu.items():
+            self.cpu_by_process[pid] = self.cpu_by_process.get(pid, 0.0) + seconds
+        self.log_lines += log_lines
+
+    def result(self, chart: str, workers: int, supervisor: int) -> LoadResult:
+        rounds = self.rounds
+        requests = sum(r.requests for r in rounds)
+        duration = sum(r.duration_s for r in rounds)
+        cpu = sum(self.cpu_by_process.values())
+        client = [r.client_cpu_share for r in rounds if r.client_cpu_share is not None]
+        return LoadResult(
+            target=self.target,
+            workers=workers,
+            tool=rounds[0].tool,
+            concurrency=rounds[0].concurrency,
+            duration_s=round(duration, 2),
+            requests=requests,
+            errors=sum(r.errors for r in rounds),
+            throughput_rps=requests / duration if duration else 0.0,
+            # Percentiles of separate runs do not add up: the median round's p50, and the
+            # worst round's tail.
+            p50_ms=median([r.p50_ms for r in rounds]),
+            p95_ms=max(r.p95_ms for r in rounds),
+            p99_ms=max(r.p99_ms for r in rounds),
+            server_cpu_ms=cpu * 1000 / requests if requests and cpu else None,
+            client_cpu_share=sum(client) / len(client) if client else None,
+            chart=chart,
+            busiest_worker_share=(
+                _busiest_share(self.cpu_by_process, supervisor) if workers > 1 else None
+            ),
+            log_lines_per_request=round(self.log_lines / requests, 2) if requests else None,
+        )
+
+
+SETTLE_S = 0.5
+
+
+def rounds_for(duration_s: float) -> int:
+    """Rounds of at least two seconds each (wrk counts whole seconds), at most five."""
+    return max(1, min(5, int(duration_s // 2)))
+
+
+def run_group(
+    targets: list[Target],
     body: bytes,
-    response: bytes,
-    path: str,
     *,
-    workers: tuple[int, ...],
+    chart: str,
+    workers: int,
     concurrency: int,
     duration_s: float,
     max_requests: int,
     tool: str = "auto",
-) -> list[LoadResult]:
-    """The service and the bare endpoint, each under the same load, at each worker count."""
-    # Imported here so `bench.http_load` stays importable for the load generator alone.
-    from bench.bare import PARSE_ENV, RESPONSE_ENV
-    from bench.servers import uvicorn_server
+    rounds: int = 1,
+) -> tuple[list[LoadResult], list[str]]:
+    """Targets served side by side, each checked to answer 200, then loaded in turn, round
+    after round: a neighbour's load that comes and goes weighs on them all alike, so their
+    ratios hold on a shared machine. Each gets `duration_s` in all; its CPU and log lines
+    are read from outside the server, over its own turns only.
 
-    results = []
-    with tempfile.TemporaryDirectory(prefix="bench-bare-") as tmp:
-        response_path = Path(tmp) / "response.json"
-        response_path.write_bytes(response)
-        targets = {
-            # As `plp-cds serve` runs it (start-up objects frozen out of the collector).
-            "service": ("cds.app:create_served_app", {}),
-            "bare": ("bench.bare:app", {RESPONSE_ENV: str(response_path)}),
-            "bare+json": (
-                "bench.bare:app",
-                {RESPONSE_ENV: str(response_path), PARSE_ENV: "1"},
-            ),
-        }
-        for count in workers:
-            for name, (app, env) in targets.items():
-                factory = name == "service"
-                with uvicorn_server(app, workers=count, factory=factory, env=env) as server:
-                    url = server.base + path
-                    check = httpx.post(url, content=body, timeout=30.0)
-                    if check.status_code != 200:
-                        raise RuntimeError(f"{name} answered {check.status_code} at {url}")
-                    cpu_before = server.cpu_seconds()
-                    result = load(
-                        url,
-                        body,
-                        target=name,
-                        workers=count,
-                        concurrency=concurrency,
-                        duration_s=duration_s,
-                        max_requests=max_requests,
-                        tool=tool,
+    Returns the results and, for a target that did not start or answer, why.
+    """
+    failures = []
+    with ExitStack() as stack:
+        running: list[tuple[Target, Server]] = []
+        for target in targets:
+            try:
+                started = stack.enter_context(
+                    server(
+                        target.command(workers),
+                        workers=workers,
+                        env=target.env,
+                        ready_path=target.ready_path,
                     )
-                    cpu = server.cpu_seconds() - cpu_before
-                    cpu_ms = cpu * 1000 / result.requests if result.requests and cpu else None
-                    results.append(replace(result, server_cpu_ms=cpu_ms))
-    return results
+                )
+                _check(target, started.base + target.path, body)
+            except Exception as error:
+                failures.append(f"{chart} {target.name} ({workers} workers): {error}")
+                continue
+            running.append((target, started))
+        tallies = {target.name: _Tally(target.name) for target, _ in running}
+        for _ in range(rounds):
+            for target, started in running:
+                cpu_before = started.cpu_by_process()
+                lines_before = started.log_lines()
+                result = load(
+                    started.base + target.path,
+                    body,
+                    target=target.name,
+                    workers=workers,
+                    concurrency=concurrency,
+                    duration_s=duration_s / rounds,
+                    max_requests=max_requests,
+                    tool=tool,
+                )
+                # Work a call leaves behind (the cards it queued for recording) is its own.
+                time.sleep(SETTLE_S)
+                cpu_after = started.cpu_by_process()
+                used = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
+                tallies[target.name].add(result, used, started.log_lines() - lines_before)
+        results = [
+            tallies[target.name].result(chart, workers, started.pid) for target, started in running
+        ]
+    return results, failures
+
+
+def _check(target: Target, url: str, body: bytes) -> None:
+    check = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=60)
+    if check.status_code != 200:
+        raise RuntimeError(f"{target.name} answered {check.status_code}: {check.text[:300]}")
+
+
+def _busiest_share(used: dict[int, float], supervisor: int) -> float | None:
+    workers = [cpu for pid, cpu in used.items() if pid != supervisor]
+    total = sum(workers)
+    return round(max(workers) / total, 2) if total > 0 else None
 
 
 def verdict(results: list[LoadResult]) -> dict[str, Any]:
     """Service against bare on one worker: the issue's HTTP targets, judged only when the
     bare server, not the load client, set the pace."""
-    by_key = {(r.target, r.workers): r for r in results}
+    by_key = {(r.target, r.workers): r for r in results if r.chart == "typical"}
     service, bare = by_key.get(("service", 1)), by_key.get(("bare", 1))
     if service is None or bare is None:
         return {"measured": False}

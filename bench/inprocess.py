@@ -14,7 +14,9 @@ from bench.asgi import AsgiApp, Lifespan, post
 from bench.patients import HOOK_PATHS, Chart, hook_request
 from bench.stats import median, percentile
 
-RATIO_TARGET = 8.0
+# Issue 15: the hook at most 3× the JSON floor on the typical chart and 2× on the large one,
+# where parsing the larger body weighs more.
+RATIO_TARGETS = {"typical": 3.0, "large": 2.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,21 +33,41 @@ class Measurement:
     hook_p99_ms: float
     floor_median_ms: float
     floor_p99_ms: float
+    # CPU per call (all threads of the process, mean over the timed calls): unlike the
+    # wall-clock medians it does not count waiting for a CPU a neighbour holds.
+    hook_cpu_ms: float | None = None
+    floor_cpu_ms: float | None = None
 
     @property
     def ratio(self) -> float:
         return self.hook_median_ms / self.floor_median_ms
 
     @property
+    def cpu_ratio(self) -> float | None:
+        if self.hook_cpu_ms is None or not self.floor_cpu_ms:
+            return None
+        return self.hook_cpu_ms / self.floor_cpu_ms
+
+    @property
     def per_resource_us(self) -> float:
         return self.hook_median_ms * 1000 / self.resources
 
+    @property
+    def target_ratio(self) -> float | None:
+        return RATIO_TARGETS.get(self.chart)
+
     def to_json(self) -> dict[str, Any]:
+        target = self.target_ratio
+        # Judged on CPU where it was measured: on a shared machine the wall-clock ratio
+        # moves with the neighbours (the hook waits for threads, the floor does not).
+        judged = self.cpu_ratio if self.cpu_ratio is not None else self.ratio
+        cpu_ratio = self.cpu_ratio
         return asdict(self) | {
             "ratio": round(self.ratio, 2),
+            "cpu_ratio": None if cpu_ratio is None else round(cpu_ratio, 2),
             "per_resource_us": round(self.per_resource_us, 3),
-            "target_ratio": RATIO_TARGET,
-            "meets_target": self.status == 200 and self.ratio <= RATIO_TARGET,
+            "target_ratio": target,
+            "meets_target": None if target is None else self.status == 200 and judged <= target,
         }
 
 
@@ -84,9 +106,18 @@ async def measure_async(
         # Collect garbage left by setup so it is not charged to the first timed calls;
         # collections caused by the calls themselves stay in, as they would in production.
         gc.collect()
-        hook_times = await hook_samples(app, path, body, lifespan.state, iterations)
-        gc.collect()
-        floor = floor_samples(body, response, iterations)
+        hook_times: list[float] = []
+        floor: list[float] = []
+        hook_cpu = floor_cpu = 0
+        # Hook and floor in turn, a tenth of the calls at a time: a neighbour's load that
+        # comes and goes weighs on both alike, so their ratio holds on a shared machine.
+        for share in _shares(iterations, 10):
+            started = time.process_time_ns()
+            hook_times += await hook_samples(app, path, body, lifespan.state, share)
+            hook_cpu += time.process_time_ns() - started
+            started = time.process_time_ns()
+            floor += floor_samples(body, response, share)
+            floor_cpu += time.process_time_ns() - started
     return Measurement(
         chart=chart.name,
         hook=hook_name(path),
@@ -100,7 +131,15 @@ async def measure_async(
         hook_p99_ms=percentile(hook_times, 99),
         floor_median_ms=median(floor),
         floor_p99_ms=percentile(floor, 99),
+        hook_cpu_ms=hook_cpu / 1e6 / iterations,
+        floor_cpu_ms=floor_cpu / 1e6 / iterations,
     )
+
+
+def _shares(total: int, parts: int) -> list[int]:
+    """`total` split into at most `parts` near-equal positive counts."""
+    parts = max(1, min(parts, total))
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
 def hook_name(path: str) -> str:

@@ -6,6 +6,7 @@ prefetch with searchset Bundles and `Type/id` references, so the builder rewrite
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -16,7 +17,8 @@ import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-SYNTHEA = SHARED / "testdata" / "synthea-r4-bundles"
+# BENCH_SYNTHEA names another folder of bundles, e.g. for a work tree not beside shared/.
+SYNTHEA = Path(os.environ.get("BENCH_SYNTHEA") or SHARED / "testdata" / "synthea-r4-bundles")
 # Where a reader without the shared folder gets the charts the benchmark is built on.
 SYNTHEA_SOURCE = "https://github.com/smart-on-fhir/generated-sample-data (R4/SYNTHEA/*.json)"
 BASE_PATIENT = "Fletcher_Hyatt"  # the bundle with the most MedicationRequests
@@ -288,10 +290,16 @@ def hook_request(
     chart_: Chart,
     hook: str,
     *,
-    prefetch_keys: tuple[str, ...] = ("patient", "conditions", "medications"),
+    prefetch_keys: tuple[str, ...] | None = None,
     fhir_server: str | None = None,
 ) -> Json:
-    """A CDS Hooks request for one hook; prefetch may be trimmed to force the fallback."""
+    """A CDS Hooks request for one hook, with every prefetch key its service declares (no
+    allergies and no pain scores on file: empty searchsets, as an EHR sends them); prefetch
+    may be trimmed to force the fallback."""
+    if prefetch_keys is None:
+        prefetch_keys = ("patient", "conditions", "medications", "allergies")
+        if hook == "patient-view":
+            prefetch_keys += ("painScores",)
     ref = f"Patient/{chart_.patient_id}"
     context: Json = {"userId": "Practitioner/bench", "patientId": chart_.patient_id}
     if hook in ("order-select", "order-sign"):
@@ -302,6 +310,8 @@ def hook_request(
         "patient": chart_.patient,
         "conditions": searchset(chart_.conditions),
         "medications": searchset(chart_.medications),
+        "allergies": searchset([]),
+        "painScores": searchset([]),
     }
     request: Json = {
         "hook": hook,

@@ -83,7 +83,7 @@ def run_one(
         scratch_database(kind, Path(tmp), postgres_url) as database_url,
     ):
         env = {"DATABASE_URL": database_url, "CDS_STATE_DIR": f"{tmp}/state"}
-        server_cm = plp_cds_server(env=env, log_path=Path(tmp) / "serve.log")
+        server_cm = plp_cds_server(env=env)
         server = server_cm.__enter__()
         stopped = False
         try:

@@ -1,4 +1,4 @@
-"""Start uvicorn on a free loopback port in a subprocess, and always stop it again."""
+"""Start an HTTP server on a free loopback port in a subprocess, and always stop it again."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,62 +32,142 @@ def free_port() -> int:
 class Server:
     base: str
     pid: int
+    # Where the server's stdout and stderr go, so its log lines can be counted.
+    log_path: Path | None = None
 
-    def cpu_seconds(self) -> float:
-        """CPU time (user + system) of uvicorn and its workers: its own process group.
+    def cpu_by_process(self) -> dict[int, float]:
+        """CPU seconds (user + system, all threads) of each process of the server: its own
+        process group, so the workers it forks are counted.
 
         Unlike wall-clock throughput this does not depend on how the CPUs are shared with
-        the load generator. Linux only; 0.0 elsewhere.
+        the load generator or noisy neighbours. Linux only; empty elsewhere.
         """
         tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        total = 0
+        seconds = {}
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rsplit(")", 1)[1].split()
             except (OSError, IndexError):
                 continue  # the process ended while being read
             if int(fields[2]) == self.pid:  # field 5, the process group
-                total += int(fields[11]) + int(fields[12])  # fields 14 and 15, utime + stime
-        return total / tick
+                pid = int(stat.parent.name)
+                seconds[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        return seconds
+
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu_by_process().values())
+
+    def log_lines(self) -> int:
+        if self.log_path is None or not self.log_path.exists():
+            return 0
+        with self.log_path.open("rb") as log:
+            return sum(1 for _ in log)
+
+
+Command = Callable[[int], list[str]]
+
+
+def uvicorn_command(
+    app: str,
+    *,
+    workers: int = 1,
+    factory: bool = False,
+    logs: bool = False,
+    python: str = sys.executable,
+    http: str | None = None,
+) -> Command:
+    """`python -m uvicorn app`; without `logs`, at warning level with no access log; `http`
+    picks uvicorn's HTTP implementation (default: its own choice, httptools when present)."""
+
+    def command(port: int) -> list[str]:
+        argv = [python, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(port)]
+        argv += ["--workers", str(workers)]
+        if not logs:
+            argv += ["--log-level", "warning", "--no-access-log"]
+        if http is not None:
+            argv += ["--http", http]
+        if factory:
+            argv.append("--factory")
+        return argv
+
+    return command
+
+
+def served_command(*, workers: int = 1) -> Command:
+    """`plp-cds serve` as an operator runs it: its own logging, recording and settings."""
+
+    def command(port: int) -> list[str]:
+        return [
+            sys.executable,
+            "-c",
+            "import sys; from cds.cli import main; main(sys.argv[1:])",
+            "serve",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
+
+    return command
+
+
+@contextmanager
+def server(
+    command: Command,
+    *,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+    ready_path: str = "/",
+    startup_timeout_s: float = 60.0,
+) -> Iterator[Server]:
+    """Yield the server `command(port)` starts, serving this work tree's code; its output
+    goes to a scratch file that `Server.log_lines` counts."""
+    port = free_port()
+    # The repo root first on the path: an installed copy of the package elsewhere must not
+    # be the one measured.
+    child_env = dict(env if env is not None else os.environ)
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as scratch:
+        log_path = Path(scratch) / "server.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command(port),
+                cwd=REPO,
+                env=child_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Its own process group, so the workers it forks can be ended with it.
+                start_new_session=True,
+            )
+        base = f"http://{LOOPBACK}:{port}"
+        try:
+            _wait_ready(process, base + ready_path, startup_timeout_s, workers, log_path)
+            yield Server(base, process.pid, log_path)
+        finally:
+            _stop(process)
 
 
 @contextmanager
 def plp_cds_server(
-    *,
-    workers: int = 1,
-    env: dict[str, str] | None = None,
-    log_path: Path | None = None,
-    startup_timeout_s: float = 60.0,
+    *, workers: int = 1, env: Mapping[str, str] | None = None, startup_timeout_s: float = 60.0
 ) -> Iterator[Server]:
-    """Yield `plp-cds serve` (the command operators run) on a free loopback port, serving
-    this work tree's code; its JSON log goes to `log_path` (else nowhere)."""
-    port = free_port()
-    command = [sys.executable, "-m", "cds.cli", "serve", "--port", str(port)]
-    command += ["--workers", str(workers)]
-    child_env = os.environ | (env or {})
-    child_env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
-    )
-    log = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
-        command,
-        cwd=REPO,
-        env=child_env,
-        stdout=log,
-        stderr=subprocess.STDOUT if log_path is not None else subprocess.PIPE,
-        start_new_session=True,
-    )
-    base = f"http://{LOOPBACK}:{port}"
-    try:
-        _wait_ready(process, base + "/healthz", startup_timeout_s, workers)
-        yield Server(base, process.pid)
-    finally:
-        _stop(process)
-        if log_path is not None and not isinstance(log, int):
-            log.close()
+    """`plp-cds serve` with `env` added to this environment, ready once /healthz answers;
+    its JSON log is at `Server.log_path` while it runs."""
+    with server(
+        served_command(workers=workers),
+        workers=workers,
+        env=os.environ | dict(env or {}),
+        ready_path="/healthz",
+        startup_timeout_s=startup_timeout_s,
+    ) as running:
+        yield running
 
 
-def worker_pids(server: Server) -> list[int]:
+def worker_pids(running: Server) -> list[int]:
     """The worker processes of a multi-worker server, oldest first: its children started
     by multiprocessing's spawn (not its resource tracker). Linux only."""
     children = []
@@ -96,7 +177,7 @@ def worker_pids(server: Server) -> list[int]:
             command = (stat.parent / "cmdline").read_bytes()
         except (OSError, IndexError):
             continue
-        if int(fields[1]) == server.pid and b"spawn_main" in command:  # field 4, the parent
+        if int(fields[1]) == running.pid and b"spawn_main" in command:  # field 4, the parent
             children.append((int(fields[19]), int(stat.parent.name)))  # field 22, start time
     return [pid for _, pid in sorted(children)]
 
@@ -111,41 +192,26 @@ def uvicorn_server(
     ready_path: str = "/",
     startup_timeout_s: float = 30.0,
 ) -> Iterator[Server]:
-    """Yield `uvicorn target` running on 127.0.0.1, serving this work tree's code."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", target, "--host", LOOPBACK, "--port", str(port)]
-    command += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
-    if factory:
-        command.append("--factory")
-    # The repo root first on the path: an installed copy of the package elsewhere must not
-    # be the one measured.
-    child_env = os.environ | (env or {})
-    child_env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
-    )
-    process = subprocess.Popen(
+    """Yield `uvicorn target` running on 127.0.0.1, without logs, serving this work tree."""
+    command = uvicorn_command(target, workers=workers, factory=factory)
+    with server(
         command,
-        cwd=REPO,
-        env=child_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        # Its own process group, so the workers it forks can be ended with it.
-        start_new_session=True,
-    )
-    base = f"http://{LOOPBACK}:{port}"
-    try:
-        _wait_ready(process, base + ready_path, startup_timeout_s, workers)
-        yield Server(base, process.pid)
-    finally:
-        _stop(process)
+        workers=workers,
+        env=os.environ | (env or {}),
+        ready_path=ready_path,
+        startup_timeout_s=startup_timeout_s,
+    ) as running:
+        yield running
 
 
-def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout_s: float, workers: int) -> None:
+def _wait_ready(
+    process: subprocess.Popen[bytes], url: str, timeout_s: float, workers: int, log: Path
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            err = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise RuntimeError(f"the server exited with {process.returncode}: {err[-2000:]}")
+            output = log.read_bytes().decode(errors="replace")
+            raise RuntimeError(f"the server exited with {process.returncode}: {output[-2000:]}")
         try:
             httpx.get(url, timeout=1.0)
             # With several workers the socket answers as soon as the first is up: give the
@@ -155,7 +221,7 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout_s: float, wo
             return
         except httpx.TransportError:
             time.sleep(0.1)
-    raise TimeoutError(f"uvicorn did not answer {url} within {timeout_s} s")
+    raise TimeoutError(f"the server did not answer {url} within {timeout_s} s")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -170,5 +236,3 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         # Killed on purpose: its workers (same process group) must not outlive it.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-    if process.stderr is not None:
-        process.stderr.close()

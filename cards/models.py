@@ -5,11 +5,11 @@ response is written, so no empty or null field ever leaves the service."""
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cards.uuids import random_uuid
 from guideline.findings import Severity
 
 # A relative reference, `Type/id` (FHIR's id: 1–64 of A–Z a–z 0–9 - .).
@@ -64,7 +64,7 @@ class Action(_Wire):
 
 class Suggestion(_Wire):
     label: str = Field(min_length=1)
-    uuid: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    uuid: str = Field(default_factory=random_uuid)
     isRecommended: bool | None = None
     actions: list[Action] | None = Field(default=None, min_length=1)
 
@@ -76,7 +76,7 @@ class Link(_Wire):
 
 
 class Card(_Wire):
-    uuid: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    uuid: str = Field(default_factory=random_uuid)
     # "One-sentence, <140-character".
     summary: str = Field(min_length=1, max_length=139)
     detail: str | None = None

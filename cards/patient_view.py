@@ -235,11 +235,20 @@ def _left_out(plan: Plan) -> list[str]:
     sections = []
     heart = [e for e in plan.left_out if e.reason is Reason.HEART]
     if heart:
+        # The SNRIs the patient could still take: not one ruled out by an allergy or an
+        # earlier trial (one taken now is still the preferred class).
+        ruled_out = {e.therapy for e in plan.left_out if e.reason in (Reason.ALLERGY, Reason.TRIED)}
+        snris = [t for t in SNRIS if t not in ruled_out]
+        preferred = (
+            f"The guideline prefers an SNRI ({_names(snris)}) when the heart is a concern."
+            if snris
+            else "The guideline's alternative when the heart is a concern, an SNRI, is ruled "
+            "out too (below)."
+        )
         sections.append(
             "**Heart:** TCAs are not suggested because the record shows "
             + "; ".join(condition_line(c) for c in plan.heart)
-            + ". The guideline prefers an SNRI (duloxetine or venlafaxine) when the heart "
-            "is a concern."
+            + f". {preferred}"
         )
     others = {
         e.therapy: e for e in plan.left_out if e.reason is not Reason.HEART

@@ -29,6 +29,9 @@ from guideline.findings import Exclusion, Finding, Reason, Rule, Severity
 from guideline.precautions import TCA_DAILY_LIMIT_MG
 
 SNRI_ALTERNATIVE = "An SNRI (duloxetine or venlafaxine) is the guideline's alternative."
+# When every SNRI is ruled out (an allergy or intolerance, tried before), the card must not
+# send the prescriber towards one.
+NO_SNRI = "None can be offered for this patient (below)."
 LIMIT = f"{fmt(TCA_DAILY_LIMIT_MG)} mg/day"
 
 
@@ -80,12 +83,18 @@ def left_out(finding: Finding, drafting: Drafting, what: str) -> list[str]:
     return sections
 
 
+def snris_ruled_out(finding: Finding) -> bool:
+    """No SNRI is offered, and the finding says why (each SNRI left out with its reason)."""
+    return not finding.alternatives and bool(finding.left_out)
+
+
 def tca_heart(finding: Finding, drafting: Drafting) -> Card:
     chosen = offer(finding, drafting)
     hard = finding.severity is Severity.CRITICAL
+    ruled_out = snris_ruled_out(finding)
     summary = (
         f"TCA with {'a high-risk cardiac finding' if hard else 'cardiac disease'}: "
-        f"use with caution; consider an SNRI instead"
+        f"use with caution; {'no SNRI can be offered' if ruled_out else 'consider an SNRI instead'}"
     )
     why = (
         "A hard finding is present (a ventricular conduction block, Mobitz II or complete AV "
@@ -98,7 +107,9 @@ def tca_heart(finding: Finding, drafting: Drafting) -> Card:
             f"**Tricyclic antidepressant:**\n{bullets(order_line(m) for m in finding.orders)}",
             f"**Heart:**\n{bullets(condition_line(c) for c in finding.conditions)}",
             why + "The guideline advises caution with TCAs in cardiac disease and conduction "
-            f"abnormalities, and keeping the dose below {LIMIT}. " + SNRI_ALTERNATIVE,
+            f"abnormalities, and keeping the dose below {LIMIT}. "
+            + SNRI_ALTERNATIVE
+            + (f" {NO_SNRI}" if ruled_out else ""),
             *left_out(finding, drafting, "SNRI swaps"),
         ]
     )
@@ -162,15 +173,18 @@ def tca_dose_unknown(finding: Finding, drafting: Drafting) -> Card:
 
 def tca_cv_risk(finding: Finding, drafting: Drafting) -> Card:
     chosen = offer(finding, drafting)
+    ruled_out = snris_ruled_out(finding)
     return Card(
-        summary="TCA with cardiovascular risk factors: consider an SNRI instead",
+        summary="TCA with cardiovascular risk factors: "
+        + ("no SNRI can be offered" if ruled_out else "consider an SNRI instead"),
         detail="\n\n".join(
             [
                 f"**Tricyclic antidepressant:**\n{bullets(order_line(m) for m in finding.orders)}",
                 "**Cardiovascular risk factors:**\n"
                 + bullets(condition_line(c) for c in finding.conditions),
                 "For patients with cardiovascular risk factors the guideline suggests "
-                "considering an SNRI as the alternative to a TCA.",
+                "considering an SNRI as the alternative to a TCA."
+                + (f" {NO_SNRI}" if ruled_out else ""),
                 *left_out(finding, drafting, "SNRI swaps"),
             ]
         ),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -94,6 +96,10 @@ class Settings(BaseSettings):
     cds_jwks_max_connections: int = Field(
         default=10, ge=1, description="Connections the JWKS client opens at once."
     )
+    cds_outbound_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of CAs the FHIR and JWKS clients trust beside the public ones.",
+    )
     cds_fhir_max_connections: int = Field(
         default=200,
         ge=1,
@@ -159,6 +165,18 @@ class Settings(BaseSettings):
     @classmethod
     def _level_in_any_case(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("cds_outbound_ca_file")
+    @classmethod
+    def _readable_ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                ssl.create_default_context(cafile=str(value))
+            except (OSError, ssl.SSLError) as error:
+                raise ValueError(
+                    f"{value} is not a readable PEM file of CA certificates: {error}"
+                ) from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -18,48 +18,14 @@ sum of the steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from facts.dose import DailyDose, UnknownDose, fmt
+from fhir_mappings import fhir_dates
 from fhir_mappings.durations import DAYS_PER_UNIT, unit_days
 from fhir_mappings.json_access import JsonObject, number, obj, objs, text
-
-MG_PER_UNIT: dict[str, float] = {"mg": 1.0, "g": 1000.0, "mcg": 0.001, "ug": 0.001, "µg": 0.001}
-
-# Units that count whole dose units: UCUM annotations for a dose form such as {tbl},
-# {tablet}, {capsule}, {cap} or the CDS Hooks sandbox's {pill} (compared without their
-# braces and in any case), HL7 orderable-drug-form codes (TAB, CAP), and the words EHRs
-# send: singular, plural, "tablet(s)", or an SPL dosage form such as "TABLET, FILM COATED".
-UNIT_DOSE_UNITS = frozenset(
-    {
-        "tbl",
-        "tab",
-        "tabs",
-        "tablet",
-        "tablets",
-        "caplet",
-        "caplets",
-        "cap",
-        "caps",
-        "capsule",
-        "capsules",
-        "pill",
-        "pills",
-        "1",
-        "unit",
-        "units",
-        "each",
-        "ea",
-    }
-)
-
-
-def counts_dose_units(unit: str) -> bool:
-    word = unit.strip().lower().removeprefix("{").removesuffix("}").strip()
-    word = word.split(",")[0].strip()
-    return word.removesuffix("(s)") in UNIT_DOSE_UNITS
-
+from fhir_mappings.measures import dose_units
 
 # HL7 TimingAbbreviation (R4) and the common order-entry abbreviations: times per day.
 TIMING_CODES: dict[str, float] = {
@@ -147,27 +113,14 @@ def _days(lines: list[_Line]) -> list[list[_Line]]:
 
 def _bounds(line: JsonObject) -> tuple[datetime | None, datetime | None]:
     bounds = obj(obj(obj(line.get("timing")).get("repeat")).get("boundsPeriod"))
-    start, end = _moment(bounds.get("start")), _moment(bounds.get("end"))
+    # A partial date places no step in time: the step is summed with the others (fhir_dates).
+    start, end = fhir_dates.moment(bounds.get("start")), fhir_dates.moment(bounds.get("end"))
     if end is not None and len(str(bounds.get("end"))) == 10:
         # A Period's end includes the whole of its last date: 1-8 Jan and 8-15 Jan overlap.
         end += timedelta(days=1)
     if start is not None and end is not None and end <= start:
         return start, None  # not a usable period: the line is taken as in use from its start
     return start, end
-
-
-def _moment(value: Any) -> datetime | None:
-    """A FHIR date or dateTime; a partial date (year, year-month) is not placed in time,
-    so its line counts as in use throughout and is summed."""
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
 
 
 def _sum(doses: list[DailyDose]) -> DailyDose:
@@ -308,14 +261,16 @@ def quantity_mg(
     if value is None or value < 0:
         return UnknownDose(f"{what} has no value")
     units = [u.strip() for u in (text(quantity.get("code")), text(quantity.get("unit"))) if u]
+    # The units are those of fhir_mappings/data/dose_units.csv.
+    table = dose_units()
     for unit in units:
-        factor = MG_PER_UNIT.get(unit) or MG_PER_UNIT.get(unit.lower())
+        factor = table.mg(unit)
         if factor is not None:
             mg = value * factor
             shown = f"{fmt(value)} mg" if factor == 1.0 else f"{fmt(value)} {unit} ({fmt(mg)} mg)"
             return mg, shown
     for unit in units:
-        if counts_dose_units(unit):
+        if table.counts_dose_units(unit):
             if strength_mg is None:
                 return UnknownDose(
                     f"{what} is {fmt(value)} {unit} and the product strength is unknown"

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhir_mappings.json_access import JsonObject, obj, text
+from fhir_mappings.json_access import JsonObject, text
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +103,13 @@ def add_bundle(found: ResourceSet, bundle: JsonObject) -> None:
         log.warning("bundle skipped: entry is not a list")
         return
     for index, entry in enumerate(entries):
-        resource = obj(entry).get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        resource_type = resource.get("resourceType") if isinstance(resource, dict) else None
+        if not isinstance(resource, dict) or not isinstance(resource_type, str):
             found.skipped += 1
             log.warning("bundle entry %d skipped: no resource with a resourceType", index)
             continue
-        if resource["resourceType"] in WANTED:
-            found.add(resource, text(obj(entry).get("fullUrl")))
+        if resource_type in WANTED:
+            # Only a Medication is indexed under its fullUrl: read it for nothing else.
+            full_url = text(entry.get("fullUrl")) if resource_type == "Medication" else None
+            found.add(resource, full_url)

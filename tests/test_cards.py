@@ -18,7 +18,16 @@ from facts.classes import ConditionClass as C
 from facts.classes import TherapyClass
 from facts.medications import MedicationFact
 from facts.patient import PatientFacts
-from guideline.findings import Alternative, Change, Finding, Hook, Rule, Severity
+from guideline.findings import (
+    Alternative,
+    Change,
+    Exclusion,
+    Finding,
+    Hook,
+    Reason,
+    Rule,
+    Severity,
+)
 from guideline.hooks import ChartAdvice, chart_advice, order_findings
 from guideline.therapies import Therapy as T
 from tests.conformance import assert_conformant
@@ -298,6 +307,23 @@ class TestWhatIsLeftOut:
             "Lidocaine 5% patch to the residual limb",
         ]
 
+    def test_the_heart_paragraph_prefers_only_an_snri_the_patient_can_take(self) -> None:
+        [none_left] = view(SCENARIOS["everything excluded at step 1"])
+        heart = next(p for p in none_left["detail"].split("\n\n") if p.startswith("**Heart:**"))
+        assert "prefers an SNRI" not in heart
+        assert "The guideline's alternative when the heart is a concern, an SNRI, is ruled" in heart
+        facts = patient(med("gabapentin"), condition(C.HEART_FAILURE), allergy("venlafaxine"))
+        [one_left] = view(facts)
+        assert (
+            "The guideline prefers an SNRI (duloxetine) when the heart is a concern."
+            in one_left["detail"]
+        )
+        [both] = view(SCENARIOS["gabapentin, heart"])
+        assert (
+            "The guideline prefers an SNRI (duloxetine or venlafaxine) when the heart is a concern."
+            in both["detail"]
+        )
+
     def test_a_patient_on_agonist_treatment_is_told_why_no_short_term_opioid(self) -> None:
         [summary] = view(SCENARIOS["combination, oat"])
         detail = summary["detail"]
@@ -405,6 +431,52 @@ class TestPrecautionCards:
             == "TCA with a high-risk cardiac finding: use with caution; consider an SNRI instead"
         )
         assert "Condition/qt" in card["detail"] and "MedicationRequest/d1" in card["detail"]
+
+    @pytest.mark.parametrize(
+        ("rule", "summary"),
+        [
+            (Rule.TCA_HEART, "TCA with cardiac disease: use with caution; no SNRI can be offered"),
+            (Rule.TCA_CV_RISK, "TCA with cardiovascular risk factors: no SNRI can be offered"),
+        ],
+    )
+    def test_with_every_snri_ruled_out_the_card_does_not_advise_one(
+        self, rule: Rule, summary: str
+    ) -> None:
+        intolerance = allergy(classes=(TherapyClass.SNRI,), id="snri")
+        finding = Finding(
+            rule,
+            Severity.WARNING if rule is Rule.TCA_HEART else Severity.INFO,
+            (draft("nortriptyline", id="d1"),),
+            conditions=(
+                condition(C.HEART_FAILURE if rule is Rule.TCA_HEART else C.CV_RISK_FACTOR),
+            ),
+            left_out=tuple(
+                Exclusion(t, Reason.ALLERGY, allergies=(intolerance,))
+                for t in (T.DULOXETINE, T.VENLAFAXINE)
+            ),
+        )
+        card = self.card(finding)
+        assert card["summary"] == summary
+        assert "None can be offered for this patient (below)." in card["detail"]
+        assert "duloxetine: allergy or intolerance recorded" in card["detail"]
+        assert "suggestions" not in card
+
+    @pytest.mark.parametrize("rule", [Rule.TCA_HEART, Rule.TCA_CV_RISK])
+    def test_with_an_snri_offered_the_card_advises_it(self, rule: Rule) -> None:
+        order = draft("nortriptyline", id="d1")
+        finding = Finding(
+            rule,
+            Severity.WARNING if rule is Rule.TCA_HEART else Severity.INFO,
+            (order,),
+            conditions=(
+                condition(C.HEART_FAILURE if rule is Rule.TCA_HEART else C.CV_RISK_FACTOR),
+            ),
+            alternatives=(Alternative(Change.REPLACE, T.DULOXETINE, removes=(order,)),),
+        )
+        card = self.card(finding)
+        assert card["summary"].endswith("consider an SNRI instead")
+        assert "None can be offered" not in card["detail"]
+        assert [s["label"] for s in card["suggestions"]] == ["Replace with duloxetine"]
 
     def test_the_dose_card_shows_the_arithmetic(self) -> None:
         order = draft("nortriptyline", mg_per_day=100)

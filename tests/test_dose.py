@@ -9,7 +9,7 @@ import pytest
 from facts.dose import DailyDose, UnknownDose
 from fhir_mappings.dose import daily_dose
 from fhir_mappings.medications import medication_fact
-from tests.fhir import dosage, med
+from tests.fhir import RXNORM, dosage, med
 
 
 def mg(dosages: list[dict[str, Any]], strength: float | None = None) -> float:
@@ -197,6 +197,25 @@ def test_strength_comes_from_text_when_there_is_no_code() -> None:
     )
     assert fact is not None and isinstance(fact.dose, DailyDose)
     assert fact.dose.mg_per_day == 50
+
+
+def test_a_strength_written_in_both_the_text_and_the_display_is_read() -> None:
+    # The CDS Hooks sandbox, like most EHRs, sends the same name as text and display; an
+    # RxNorm code the tables do not list leaves the strength to the words.
+    name = "nortriptyline 75 MG Oral Capsule"
+    order = med(text=name, dosages=[dosage(2, "{pill}", frequency=2)])
+    order["medicationCodeableConcept"]["coding"] = [
+        {"system": RXNORM, "code": "0000000", "display": name}
+    ]
+    fact = medication_fact(order, {})
+    assert fact is not None and isinstance(fact.dose, DailyDose)
+    assert fact.dose.mg_per_day == 300
+
+
+def test_two_different_strengths_in_the_words_are_not_guessed() -> None:
+    order = med(text="nortriptyline 10 mg or 25 mg capsule", dosages=[dosage(1, "capsule")])
+    fact = medication_fact(order, {})
+    assert fact is not None and isinstance(fact.dose, UnknownDose)
 
 
 def test_strength_comes_from_the_medication_ingredient() -> None:

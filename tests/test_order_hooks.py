@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conformance import assert_conformant
+from tests.calls import post, sign
 from tests.conftest import load_example
 from tests.fhir import SERVICE_IDS, SNOMED, bundle, condition, dosage, hook_request, med, plp
 
@@ -29,21 +29,6 @@ def draft(code: str | None = None, *, id: str, **kwargs: Any) -> dict[str, Any]:
     return med(code, id=id, status="draft", **kwargs)
 
 
-def sign(
-    client: TestClient,
-    drafts: list[dict[str, Any]],
-    conditions: tuple[dict[str, Any], ...] = (),
-    active: tuple[dict[str, Any], ...] = (),
-) -> list[dict[str, Any]]:
-    body = hook_request(
-        "order-sign",
-        conditions=bundle(plp(), *conditions),
-        medications=bundle(*active),
-        draftOrders=bundle(*drafts, type="collection"),
-    )
-    return post(client, "order-sign", body)
-
-
 def select(
     client: TestClient,
     drafts: list[dict[str, Any]],
@@ -59,13 +44,6 @@ def select(
         selections=selections,
     )
     return post(client, "order-select", body)
-
-
-def post(client: TestClient, hook: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-    response = client.post(f"/cds-services/{SERVICE_IDS[hook]}", json=body)
-    assert response.status_code == 200, response.text
-    assert_conformant(response.json())
-    return response.json()["cards"]
 
 
 def topics(cards: list[dict[str, Any]]) -> list[str]:

@@ -100,6 +100,8 @@ CONDITION_WORDS = [
     ("long QT", {C.LONG_QT}),
     ("QTc prolongation", {C.LONG_QT}),
     ("Sick sinus syndrome", {C.OTHER_HEART_DISEASE}),
+    ("Systolic dysfunction, EF 25%", {C.OTHER_HEART_DISEASE}),
+    ("LVSD on echo 2024", {C.OTHER_HEART_DISEASE}),
     ("Brugada syndrome", {C.OTHER_HEART_DISEASE}),
     ("Cardiac arrhythmia", {C.OTHER_HEART_DISEASE}),
     # cardiovascular risk factors
@@ -226,6 +228,22 @@ def test_a_vague_cardiac_code_is_refined_by_its_words() -> None:
     assert classes(bare) == {C.OTHER_HEART_DISEASE}
 
 
+def test_a_second_degree_block_specified_as_mobitz_ii_in_the_text_is_high_grade() -> None:
+    # GUIDELINE §4 grades I44.1 by whether it is specified as Mobitz II, which the code and
+    # its display cannot say; the clinician's text can.
+    display = "Atrioventricular block, second degree"
+    mobitz_ii = {
+        "coding": [{"system": ICD10CM, "code": "I44.1", "display": display}],
+        "text": "Mobitz II second degree heart block",
+    }
+    assert classes(mobitz_ii) == {C.AV_BLOCK_HIGH_GRADE}
+    mobitz_i = {
+        "coding": [{"system": ICD10CM, "code": "I44.1", "display": display}],
+        "text": "Wenckebach (Mobitz I)",
+    }
+    assert classes(mobitz_i) == {C.AV_BLOCK_SECOND_DEGREE}
+
+
 def test_remission_is_read_from_code_and_words() -> None:
     assert recognise({"coding": [{"system": ICD10CM, "code": "F11.21"}]}).remission
     assert not recognise({"coding": [{"system": ICD10CM, "code": "F11.20"}]}).remission
@@ -318,10 +336,23 @@ BRANDS = [
 ]
 
 
-@pytest.mark.parametrize(("words", "ingredient", "therapy_class"), BRANDS)
-def test_every_brand_of_section_6_by_free_text(
-    words: str, ingredient: str, therapy_class: TherapyClass
-) -> None:
+# Brands beyond §6 that a pharmacist's probe typed for a heart-failure patient or as an opioid.
+MORE_BRANDS = [
+    ("Silenor 6 mg tablet", "doxepin", T.TCA),
+    ("Endep 25mg nocte", "amitriptyline", T.TCA),
+    ("Oxaydo 5 mg", "oxycodone", T.OPIOID),
+    ("RoxyBond 15 mg tablet", "oxycodone", T.OPIOID),
+    ("Apadaz 6.12 mg/325 mg", "benzhydrocodone", T.OPIOID),
+    ("Seglentis 56 mg/44 mg", "tramadol", T.OPIOID),
+    ("Pristiq 50 mg", "desvenlafaxine", T.SNRI),
+    ("Fetzima 40 mg", "levomilnacipran", T.SNRI),
+    ("Savella 50 mg tablet", "milnacipran", T.SNRI),
+]
+
+
+# The brands of §6 and, beyond them, the `partial` rows (docs/terminology.md).
+@pytest.mark.parametrize(("words", "ingredient", "therapy_class"), BRANDS + MORE_BRANDS)
+def test_every_brand_by_free_text(words: str, ingredient: str, therapy_class: TherapyClass) -> None:
     found = medication_fact(med(text=words), {})
     assert found is not None
     assert (found.ingredients, found.classes) == ((ingredient,), {therapy_class})
@@ -530,15 +561,19 @@ def allergy(
     return resource
 
 
+G, TCA_, SNRI_, OP = T.GABAPENTINOID, T.TCA, T.SNRI, T.OPIOID
+
+
 @pytest.mark.parametrize(
-    ("code", "ingredients", "classes_named"),
+    ("code", "ingredients", "classes_named", "agent_classes"),
     [
-        ({"coding": [{"system": RXNORM, "code": "72625"}]}, {"duloxetine"}, set()),
-        ({"coding": [{"system": RXNORM, "code": "317136"}]}, {"nortriptyline"}, set()),
-        ({"coding": [{"system": ATC, "code": "N06AA09"}]}, {"amitriptyline"}, set()),
-        ({"coding": [{"system": ATC, "code": "N06AA"}]}, set(), {T.TCA}),
-        ({"coding": [{"system": ATC, "code": "N02A"}]}, set(), {T.OPIOID}),
-        ({"coding": [{"system": ATC, "code": "N06AA02"}]}, {"ATC N06AA02"}, set()),
+        ({"coding": [{"system": RXNORM, "code": "72625"}]}, {"duloxetine"}, set(), {SNRI_}),
+        ({"coding": [{"system": RXNORM, "code": "317136"}]}, {"nortriptyline"}, set(), {TCA_}),
+        ({"coding": [{"system": ATC, "code": "N06AA09"}]}, {"amitriptyline"}, set(), {TCA_}),
+        ({"coding": [{"system": ATC, "code": "N06AA"}]}, set(), {TCA_}, set()),
+        ({"coding": [{"system": ATC, "code": "N02A"}]}, set(), {OP}, set()),
+        # An unlisted member of the TCA group: that one agent, a TCA.
+        ({"coding": [{"system": ATC, "code": "N06AA02"}]}, {"ATC N06AA02"}, set(), {TCA_}),
         # SNOMED CT substance codes are not verified: the display is read instead.
         (
             {
@@ -548,26 +583,44 @@ def allergy(
             },
             {"gabapentin"},
             set(),
+            {G},
         ),
-        (typed("Lyrica"), {"pregabalin"}, set()),
-        (typed("Cymbalta (nausea)"), {"duloxetine"}, set()),
-        (typed("codeine"), {"codeine"}, set()),
-        (typed("Tricyclic antidepressants"), set(), {T.TCA}),
-        (typed("TCAs"), set(), {T.TCA}),
-        (typed("SNRIs"), set(), {T.SNRI}),
-        (typed("Serotonin-norepinephrine reuptake inhibitors"), set(), {T.SNRI}),
-        (typed("Gabapentinoids"), set(), {T.GABAPENTINOID}),
-        (typed("Opioids"), set(), {T.OPIOID}),
-        (typed("Opiate analgesics"), set(), {T.OPIOID}),
+        (typed("Lyrica"), {"pregabalin"}, set(), {G}),
+        (typed("Cymbalta (nausea)"), {"duloxetine"}, set(), {SNRI_}),
+        (typed("codeine"), {"codeine"}, set(), {OP}),
+        (typed("Imipramine"), {"imipramine"}, set(), {TCA_}),
+        (typed("Tofranil"), {"imipramine"}, set(), {TCA_}),
+        (typed("Tricyclic antidepressants"), set(), {TCA_}, set()),
+        (typed("TCAs"), set(), {TCA_}, set()),
+        (typed("SNRIs"), set(), {SNRI_}, set()),
+        (typed("Serotonin-norepinephrine reuptake inhibitors"), set(), {SNRI_}, set()),
+        (typed("Gabapentinoids"), set(), {G}, set()),
+        (typed("Opioids"), set(), {OP}, set()),
+        (typed("Opiate analgesics"), set(), {OP}, set()),
     ],
 )
 def test_allergens(
-    code: dict[str, Any], ingredients: set[str], classes_named: set[TherapyClass]
+    code: dict[str, Any],
+    ingredients: set[str],
+    classes_named: set[TherapyClass],
+    agent_classes: set[TherapyClass],
 ) -> None:
     found = allergy_fact(allergy(code))
     assert found is not None
-    assert (found.ingredients, found.classes) == (ingredients, classes_named)
+    assert (found.ingredients, found.classes, found.agent_classes) == (
+        ingredients,
+        classes_named,
+        agent_classes,
+    )
     assert found.live and found.reference == "AllergyIntolerance/alg-1"
+
+
+def test_a_clinical_drug_allergen_gives_its_agent_and_the_agent_s_class() -> None:
+    # Oxycodone/acetaminophen 5/325 mg: the tables list only the opioid (acetaminophen is
+    # outside the guideline).
+    found = allergy_fact(allergy({"coding": [{"system": RXNORM, "code": "1049221"}]}))
+    assert found is not None
+    assert (found.ingredients, found.classes, found.agent_classes) == ({"oxycodone"}, set(), {OP})
 
 
 @pytest.mark.parametrize(

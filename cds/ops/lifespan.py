@@ -28,11 +28,13 @@ def lifespan(runtime: Runtime, *, freeze_gc: bool = False) -> Lifespan:
             max_connections=settings.cds_fhir_max_connections,
             max_keepalive_connections=settings.cds_fhir_max_keepalive_connections,
             timeout_s=settings.cds_fhir_timeout_s,
+            ca_file=settings.cds_outbound_ca_file,
         )
         jwks_http = outbound_client(
             max_connections=settings.cds_jwks_max_connections,
             max_keepalive_connections=settings.cds_jwks_max_connections,
             timeout_s=settings.cds_jwks_timeout_s,
+            ca_file=settings.cds_outbound_ca_file,
         )
         async with fhir_http, jwks_http:
             runtime.fhir_http, runtime.jwks_http = fhir_http, jwks_http

@@ -12,33 +12,53 @@ import contextlib
 import os
 import re
 from pathlib import Path
+from typing import Any, Self
 
-from prometheus_client import (
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    multiprocess,
-)
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client.metrics import MetricWrapperBase
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-HOOK_LATENCY = Histogram(
+
+class _CachedChildren(MetricWrapperBase):
+    """`labels()` that remembers its children: prometheus_client checks and converts the
+    values and takes a lock on every call (about 2 µs), and a hook call asks for the same
+    few children each time. Bounded, since label values are."""
+
+    def labels(self, *values: Any, **named: Any) -> Self:
+        key = (values, tuple(named.items()))
+        cache: dict[tuple[Any, ...], Self] = self.__dict__.setdefault("_cached_children", {})
+        child = cache.get(key)
+        if child is None:
+            child = cache[key] = super().labels(*values, **named)
+        return child
+
+
+class CachedCounter(_CachedChildren, Counter):
+    pass
+
+
+class CachedHistogram(_CachedChildren, Histogram):
+    pass
+
+
+HOOK_LATENCY = CachedHistogram(
     "cds_hook_duration_seconds",
     "Time to answer a hook call, by service.",
     ["service"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-CARDS = Counter("cds_cards_total", "Cards returned, by rule and indicator.", ["rule", "indicator"])
-FEEDBACK = Counter(
+CARDS = CachedCounter(
+    "cds_cards_total", "Cards returned, by rule and indicator.", ["rule", "indicator"]
+)
+FEEDBACK = CachedCounter(
     "cds_feedback_total",
     "Feedback entries stored, by outcome (repeats of a stored report are not counted).",
     ["outcome"],
 )
 # For the FHIR fallback client: one increment per call to the EHR's FHIR server, labelled
 # "ok" or the kind of failure, e.g. FHIR_CALLS.labels(outcome="timeout").inc().
-FHIR_CALLS = Counter(
+FHIR_CALLS = CachedCounter(
     "cds_fhir_fallback_calls_total",
     "Calls to the EHR's FHIR server for data prefetch did not supply, by outcome.",
     ["outcome"],
@@ -52,7 +72,7 @@ FHIR_OUTCOMES = (
     "invalid_response",
     "refused",
 )
-AUTH_FAILURES = Counter(
+AUTH_FAILURES = CachedCounter(
     "cds_auth_failures_total", "Client JWTs refused (answered 401), by reason.", ["reason"]
 )
 
@@ -62,7 +82,7 @@ CARDS_RECORDED = Counter(
     "cds_cards_recorded_total",
     "Cards written to the database (a card rewritten after a lost acknowledgement counts once).",
 )
-CARDS_LOST = Counter(
+CARDS_LOST = CachedCounter(
     "cds_cards_lost_total",
     "Cards returned whose record was dropped, by reason (journal_full, journal_error, "
     "queue_full, unreadable).",

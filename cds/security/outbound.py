@@ -10,9 +10,12 @@ ignored: where the service connects is decided by its own settings, not by its e
 
 from __future__ import annotations
 
+import ssl
 from http.cookiejar import Cookie, CookieJar
+from pathlib import Path
 from typing import Any
 
+import certifi
 import httpx
 
 
@@ -26,8 +29,21 @@ class NoCookies(CookieJar):
         return None
 
 
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """The public CAs (certifi), plus a site's own CA when it names one: with the environment
+    ignored, SSL_CERT_FILE cannot add a hospital's private CA, so this setting does."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    if ca_file is not None:
+        context.load_verify_locations(cafile=str(ca_file))
+    return context
+
+
 def outbound_client(
-    *, max_connections: int, max_keepalive_connections: int, timeout_s: float
+    *,
+    max_connections: int,
+    max_keepalive_connections: int,
+    timeout_s: float,
+    ca_file: Path | None = None,
 ) -> httpx.AsyncClient:
     """A client that follows no redirect (one could lead off an allowed server), keeps no
     cookie, reads no proxy setting from the environment, and opens at most
@@ -35,6 +51,7 @@ def outbound_client(
     return httpx.AsyncClient(
         cookies=NoCookies(),
         trust_env=False,
+        verify=tls_context(ca_file),
         follow_redirects=False,
         timeout=timeout_s,
         limits=httpx.Limits(

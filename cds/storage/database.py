@@ -62,7 +62,12 @@ class Database:
         schema_ready: bool = False,
         pre_ping: bool = True,
         session_settings: Mapping[str, str] | None = None,
+        lock_wait_s: float | None = None,
     ) -> None:
+        """`lock_wait_s`: how long a statement waits for a lock before it fails (SQLite's
+        busy timeout, PostgreSQL's lock_timeout). Set it below any deadline put on the work:
+        a statement that fails releases what it holds, while one abandoned at a deadline
+        can leave its transaction holding a lock."""
         url = async_url(database_url)
         self._key = url.render_as_string(hide_password=False)
         if read_only:
@@ -74,14 +79,18 @@ class Database:
             # Every new connection to :memory: is a new, empty database; share one.
             options |= {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
         elif is_sqlite(url):
-            options["connect_args"] = {"timeout": CONNECT_TIMEOUT_S}
+            busy_timeout = CONNECT_TIMEOUT_S if lock_wait_s is None else lock_wait_s
+            options["connect_args"] = {"timeout": busy_timeout}
             if not read_only:
                 make_private(str(url.database))
         else:
+            server_settings = dict(session_settings or {})
+            if lock_wait_s is not None:
+                server_settings["lock_timeout"] = str(max(1, int(lock_wait_s * 1000)))
             options["connect_args"] = {
                 "timeout": CONNECT_TIMEOUT_S,
                 # PostgreSQL session settings (ignored on SQLite).
-                "server_settings": dict(session_settings or {}),
+                "server_settings": server_settings,
             }
             options["pool_timeout"] = CONNECT_TIMEOUT_S
         if read_only and not is_sqlite(url):
@@ -169,7 +178,9 @@ def _upgrade_alone(connection: Connection) -> None:
 def _upgrade(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         # Held until this transaction commits, so a second replica waits, then finds
-        # the schema current.
+        # the schema current; waits as long as the first one migrates, whatever the
+        # session's lock_timeout.
+        connection.execute(text("SET LOCAL lock_timeout = 0"))
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -29,7 +29,8 @@ async def open_storage(runtime: Runtime) -> AsyncIterator[None]:
     journal = CardJournal.open(
         settings.cds_state_dir, settings.database_url, settings.cds_journal_max_cards
     )
-    database = Database(settings.database_url)
+    # Statements on request paths give up waiting for a lock before the request's deadline.
+    database = Database(settings.database_url, lock_wait_s=0.75 * settings.cds_db_timeout_s)
     store = Store(database)
     try:
         await database.migrate()

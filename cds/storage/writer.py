@@ -228,6 +228,8 @@ class CardWriter:
             schema_ready=self.schema_ready,
             pre_ping=False,
             session_settings=writer_session_settings(self.timeout_s),
+            # A write waiting for a lock fails (cleanly) before its deadline abandons it.
+            lock_wait_s=self.timeout_s / 2,
         )
         store = Store(database)
         try:

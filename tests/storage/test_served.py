@@ -55,8 +55,7 @@ def test_a_worker_killed_with_sigkill_has_its_journal_replayed_after_the_restart
     postgres_url: str, proxied_url: str, proxy: TcpProxy, tmp_path: Path
 ) -> None:
     env = environment(proxied_url, tmp_path)
-    log = tmp_path / "serve.log"
-    with plp_cds_server(env=env, log_path=log) as server:
+    with plp_cds_server(env=env) as server:
         proxy.stop()  # the database goes down: records wait in the journal
         returned = [uuid for _ in range(10) for uuid in hook_call(server)]
         wait_until(
@@ -67,9 +66,11 @@ def test_a_worker_killed_with_sigkill_has_its_journal_replayed_after_the_restart
     assert recorded_uuids(postgres_url) == []
 
     proxy.start()
-    with plp_cds_server(env=env, log_path=log) as server:
+    with plp_cds_server(env=env) as server:
         wait_until(lambda: recorded_uuids(postgres_url) == sorted(returned), "the journal's replay")
-    assert f"took over {len(returned)} cards from the journal of a process" in log.read_text()
+        assert server.log_path is not None
+        log = server.log_path.read_text()
+    assert f"took over {len(returned)} cards from the journal of a process" in log
     assert list((tmp_path / "state" / "journal").glob("*.sqlite")) == []
 
 
