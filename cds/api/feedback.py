@@ -151,8 +151,11 @@ async def check_against_records(
     wanted = {r.card_uuid for r in records}
     on_record = await store.cards_on_record(wanted)
     if recorder is not None and recorder.pending and not wanted <= on_record.keys():
-        # The card may have been shown a moment ago, its record still on its way.
-        await recorder.caught_up(timeout_s=RECORD_WAIT_S)
+        # The card may have been shown a moment ago, its record still on its way: unknown
+        # only once every card shown before this report is on record. Until then (the
+        # database is slow to take the journal's records, say) the answer is "later".
+        if not await recorder.caught_up(timeout_s=RECORD_WAIT_S):
+            raise StorageUnavailable("cards shown before this report are not all on record yet")
         on_record = await store.cards_on_record(wanted)
     stored = await store.reports_per_card(wanted)
     per_card = Counter(r.card_uuid for r in records)

@@ -21,7 +21,13 @@ from cds.storage.database import Database, StorageConflict
 from cds.storage.records import FeedbackRecord
 from cds.storage.store import Store
 from tests.card_records import serving, show_cards_async
-from tests.feedback_requests import PATIENT_VIEW, overridden, send_feedback, show_cards
+from tests.feedback_requests import (
+    PATIENT_VIEW,
+    drain_card_records,
+    overridden,
+    send_feedback,
+    show_cards,
+)
 from tests.storage.test_store import AT
 
 DEADLINE_S = 0.5
@@ -87,6 +93,7 @@ def test_a_frozen_database_gives_503_for_feedback_and_readiness(
             )
         finally:
             proxy.thaw()
+        drain_card_records(client)
         assert send_feedback(client, overridden(card)).status_code == 200
         assert client.get("/readyz").status_code == 200
 
@@ -175,3 +182,25 @@ async def test_the_store_retries_a_deadlock_only_once(postgres_url: str) -> None
     with sql(postgres_url) as cursor:
         cursor.execute("SELECT last_value FROM deadlocks_seen")
         assert cursor.fetchone()[0] == 2
+
+
+def test_feedback_about_a_card_still_on_its_way_is_later_not_unknown(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The database answers queries but takes no card records (a lock on their table): a
+    card just shown waits in the journal, and feedback about it is told to come back, not
+    that the card is unknown."""
+    settings = Settings(database_url=postgres_url, cds_state_dir=str(tmp_path / "state"))
+    with TestClient(create_app(settings)) as client:
+        holder = psycopg2.connect(postgres_url)
+        try:
+            holder.cursor().execute("LOCK TABLE emitted_cards IN EXCLUSIVE MODE")
+            card = show_cards(client)[0]
+            response = send_feedback(client, overridden(card))
+            assert response.status_code == 503
+            assert response.json()["issue"][0]["code"] == "transient"
+        finally:
+            holder.rollback()
+            holder.close()
+        drain_card_records(client)
+        assert send_feedback(client, overridden(card)).status_code == 200
