@@ -19,6 +19,7 @@ from cds.api.errors import DataUnavailable, operation_outcome
 from cds.api.models import HookRequest
 from cds.fhir.paging import matches, next_link
 from cds.fhir.patient_data import Unsatisfied, describe
+from cds.fhir.pool import HostSlots, PoolLimits
 from cds.fhir.references import medication_to_fetch
 from cds.fhir.transport import Failure, FetchFailed, FhirTransport
 from cds.security.allowlist import is_allowed
@@ -79,6 +80,7 @@ class FhirServerFallback:
                 retries=settings.cds_fhir_retries,
                 backoff_s=settings.cds_fhir_backoff_s,
                 max_response_bytes=settings.cds_fhir_max_response_bytes,
+                pool=HostSlots(PoolLimits.from_settings(settings)),
             ),
             allowlist=settings.fhir_allowlist,
             timeout_s=settings.cds_fhir_timeout_s,
