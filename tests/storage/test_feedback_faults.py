@@ -50,6 +50,13 @@ def sql(postgres_url: str) -> Iterator[Any]:
         connection.close()
 
 
+def card_on_record(postgres_url: str, uuid: str) -> bool:
+    with sql(postgres_url) as cursor:
+        cursor.execute("SELECT count(*) FROM emitted_cards WHERE card_uuid = %s", (uuid,))
+        found: int = cursor.fetchone()[0]
+        return found == 1
+
+
 def stored_reports(postgres_url: str) -> int:
     with sql(postgres_url) as cursor:
         cursor.execute("SELECT count(*) FROM feedback")
@@ -104,12 +111,22 @@ async def test_reordered_concurrent_feedback_batches_all_succeed_without_deadloc
     rounds, per_request = 10, 40
     # Many reports about one card, so that every request holds the same rows.
     settings = settings_for(postgres_url, tmp_path).model_copy(
-        update={"cds_feedback_max_reports_per_card": rounds * per_request}
+        # The deadline is not under test here: on a loaded machine three batches queued on
+        # the same rows may take longer than the default 2 s, which would be a 503, not a
+        # deadlock.
+        update={"cds_feedback_max_reports_per_card": rounds * per_request, "cds_db_timeout_s": 30.0}
     )
     async with serving(settings) as (_, client):
         [uuid] = await show_cards_async(client)
         card = {"uuid": uuid}
         url = f"/cds-services/{PATIENT_VIEW}/feedback"
+        # Deadlocks are under test, not feedback racing its card's record: wait for the record.
+        # (Under heavy CPU load a report sent within milliseconds of its card has been refused
+        # as unknown — see the closing note of issue 14.)
+        for _ in range(500):
+            if card_on_record(postgres_url, uuid):
+                break
+            await asyncio.sleep(0.01)
         with caplog.at_level(logging.WARNING, logger="cds.storage"):
             for r in range(rounds):
                 reports = [
@@ -121,7 +138,8 @@ async def test_reordered_concurrent_feedback_batches_all_succeed_without_deadloc
                     client.post(url, json={"feedback": reports[::-1]}),
                     client.post(url, json={"feedback": reports[1::2] + reports[::2]}),
                 )
-                assert [a.status_code for a in answers] == [200, 200, 200]
+                statuses = [a.status_code for a in answers]
+                assert statuses == [200, 200, 200], [a.text[:300] for a in answers]
     assert stored_reports(postgres_url) == rounds * per_request
     # Taken in one order, the batches waited for each other instead of deadlocking.
     assert "deadlock" not in caplog.text
