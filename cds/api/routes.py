@@ -15,10 +15,11 @@ from cds.api.limits import check_entry_counts
 from cds.api.models import HookRequest
 from cds.api.responses import JsonResponse
 from cds.api.services import SERVICES, Service
+from cds.ops.access_log import hook_call
 from cds.ops.logging import hook_instance
-from cds.ops.metrics import HOOK_LATENCY
+from cds.ops.metrics import CARDS, HOOK_LATENCY
 from cds.security.auth import caller_issuer
-from cds.storage.recorder import after_hook
+from cds.storage.recorder import rule_of
 
 router = APIRouter()
 
@@ -40,7 +41,10 @@ async def call_service(
     terminology: TerminologyDep,
 ) -> JsonResponse:
     service = find_service(service_id)
+    call = hook_call(request.scope)
+    call.service = service.id
     hook_request = parse_hook_request(await request.body())
+    call.hook_instance = hook_request.hookInstance
     check_entry_counts(hook_request, settings.cds_max_bundle_entries)
     hook_instance.set(hook_request.hookInstance)
     with HOOK_LATENCY.labels(service=service.id).time():
@@ -52,7 +56,12 @@ async def call_service(
             settings,
             terminology,
         )
-    after_hook(recorder, service.id, response.cards, issuer=caller_issuer(request))
+    cards = response.cards
+    call.cards = len(cards)
+    for card in cards:
+        CARDS.labels(rule_of(card), card.indicator.value).inc()
+    if recorder is not None:
+        recorder.submit(service.id, cards, caller_issuer(request))
     return JsonResponse(response.to_json())
 
 
