@@ -77,7 +77,7 @@ def test_condition_text_in_a_card_detail_cannot_add_links_or_headings(
 
 # Text made mostly of what the escaping acts on, so the shortcut is tried at its edges.
 _MARKDOWN_ALPHABET = st.sampled_from(
-    list("\\`*_[]<>&|~#:-+=.)0123456789 \t\n\r\x0b\x85\u2028wWab/")
+    list("\\`*_[]<>&|~#:-+=.)0123456789 \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u2028wWab/é")
 )
 _MARKDOWN_TEXT = st.one_of(
     st.text(_MARKDOWN_ALPHABET, max_size=12),
