@@ -62,7 +62,7 @@ async def call_service(request: Request) -> Response:
         CARDS.labels(rule_of(card), card.indicator.value).inc()
     if runtime.recorder is not None:
         runtime.recorder.submit(service.id, cards, caller_issuer(request))
-    return JsonResponse(response.to_json())
+    return Response(response.to_json(), media_type="application/json")
 
 
 router.add_route("/cds-services/{service_id}", call_service, methods=["POST"])
