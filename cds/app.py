@@ -23,6 +23,7 @@ from cds.api.errors import ServiceError, operation_outcome, validation_failed
 from cds.api.responses import JsonResponse
 from cds.api.routes import router
 from cds.ops import operations
+from cds.ops.access_log import AccessLogMiddleware
 from cds.ops.lifespan import lifespan
 from cds.runtime import Runtime
 from cds.security.middleware import build_verifier, install_security
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(operations.router)
     _add_error_handlers(app)
     install_security(app, settings, runtime.verifier, runtime.jwks_client)
+    # Added last, so it runs first and logs every answer, the middleware's refusals too.
+    app.add_middleware(AccessLogMiddleware)
     if settings.cds_otel_enabled:
         _enable_tracing(app)
     return app

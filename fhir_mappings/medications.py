@@ -310,6 +310,8 @@ def _ratio_mg(strength: Any) -> float | None:
     return value * factor
 
 
+# The same product's words come back with each of its orders: read each text once.
+@lru_cache(maxsize=4096)
 def _strength_from_text(words: str) -> float | None:
     lowered = words.lower()
     if _COMBINED_STRENGTH.search(lowered):

@@ -64,19 +64,59 @@ def test_tokens_in_messages_are_masked() -> None:
     assert text.count("[redacted]") == 2
 
 
-def test_the_hook_route_logs_with_its_hook_instance(
+def test_a_hook_call_is_one_line_with_the_request_and_its_answer(
     client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     request = load_example("patient-view.json")
     caplog.handler.addFilter(HookInstanceFilter())
-    with caplog.at_level(logging.INFO, logger="cds"):
-        assert client.post(f"/cds-services/{PATIENT_VIEW}", json=request).status_code == 200
-    answered = [r for r in caplog.records if r.getMessage() == "hook answered"]
-    assert len(answered) == 1
-    line = render(answered[0])
+    with caplog.at_level(logging.INFO):
+        response = client.post(f"/cds-services/{PATIENT_VIEW}?patient=123", json=request)
+    assert response.status_code == 200
+    # The service's own lines (the test client logs its request too).
+    [only] = [r for r in caplog.records if r.name.split(".")[0] == "cds"]
+    line = render(only)
+    assert line["logger"] == "cds.access"
+    assert line["message"] == f"POST /cds-services/{PATIENT_VIEW} 200"
+    assert line["method"] == "POST"
+    assert line["path"] == f"/cds-services/{PATIENT_VIEW}", "no query string"
+    assert line["status"] == 200
+    assert isinstance(line["duration_ms"], float) and line["duration_ms"] > 0
+    assert line["client"] == "testclient:50000"
     assert line["hookInstance"] == request["hookInstance"]
     assert line["service"] == PATIENT_VIEW
+    assert line["cards"] == len(response.json()["cards"]) == 1
     assert request["context"]["patientId"] not in json.dumps(line)
+    assert "123" not in json.dumps(line)
+
+
+def test_a_refused_hook_call_is_one_line_with_its_status(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    request = load_example("patient-view.json")
+    del request["prefetch"]["conditions"]
+    with caplog.at_level(logging.INFO):
+        assert client.post(f"/cds-services/{PATIENT_VIEW}", json=request).status_code == 412
+        assert client.post("/cds-services/no-such-service", json=request).status_code == 404
+    refused, unknown = (render(r) for r in caplog.records if r.name == "cds.access")
+    assert (refused["status"], refused["service"]) == (412, PATIENT_VIEW)
+    assert refused["hookInstance"] == request["hookInstance"]
+    assert "cards" not in refused
+    assert unknown["status"] == 404
+    assert "service" not in unknown
+
+
+def test_an_answer_from_a_middleware_is_logged_too(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(settings.model_copy(update={"cds_max_body_bytes": 100}))
+    with TestClient(app) as client, caplog.at_level(logging.INFO, logger="cds.access"):
+        assert client.post(f"/cds-services/{PATIENT_VIEW}", content=b"x" * 200).status_code == 413
+        assert client.get("/healthz").status_code == 200
+    lines = [render(r) for r in caplog.records if r.name == "cds.access"]
+    assert [(line["method"], line["path"], line["status"]) for line in lines] == [
+        ("POST", f"/cds-services/{PATIENT_VIEW}", 413),
+        ("GET", "/healthz", 200),
+    ]
 
 
 def test_the_logging_config_is_accepted_by_dictconfig() -> None:

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from cards.markdown import escape_markdown
+from cards.markdown import escape_markdown, escaped
 from tests.conftest import load_example
 
 RENDERER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
@@ -71,3 +73,22 @@ def test_condition_text_in_a_card_detail_cannot_add_links_or_headings(
 
     assert "Call 555-0100 now" in html, "the EHR's text is shown"
     assert not re.search(r"<(a|h1|b)\b", html)
+
+
+# Text made mostly of what the escaping acts on, so the shortcut is tried at its edges.
+_MARKDOWN_ALPHABET = st.sampled_from(
+    list("\\`*_[]<>&|~#:-+=.)0123456789 \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u2028wWab/é")
+)
+_MARKDOWN_TEXT = st.one_of(
+    st.text(_MARKDOWN_ALPHABET, max_size=12),
+    st.text(max_size=12),
+    st.lists(st.sampled_from(["www.", "WwW.", "1.", "12)", " ", "a", "-", "\n"]), max_size=6).map(
+        "".join
+    ),
+)
+
+
+@settings(max_examples=500)
+@given(_MARKDOWN_TEXT)
+def test_the_shortcut_for_text_needing_no_escape_gives_the_full_answer(text: str) -> None:
+    assert escape_markdown(text) == escaped(text)

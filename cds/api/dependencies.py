@@ -1,4 +1,9 @@
-"""Typed FastAPI dependencies: what an endpoint needs from the running app."""
+"""Typed FastAPI dependencies: what an endpoint needs from the running app (the hook
+endpoint, a plain Starlette one, reads the runtime itself).
+
+Each is `async def` although none awaits: FastAPI runs a plain `def` dependency in its
+thread pool, one hop per dependency per call, which cost a hook call about 0.9 ms of CPU.
+"""
 
 from __future__ import annotations
 
@@ -6,56 +11,44 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from cds.fhir.patient_data import PatientDataSource
 from cds.runtime import Runtime, runtime_of
 from cds.security.auth import Verifier
 from cds.settings import Settings
 from cds.storage.database import Database
 from cds.storage.recorder import CardRecorder
 from cds.storage.store import Store
-from fhir_mappings.terminology import Terminology
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return runtime_of(request.app)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
+async def get_settings(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
-def get_patient_data(runtime: RuntimeDep) -> PatientDataSource:
-    return runtime.patient_data
-
-
-def get_verifier(runtime: RuntimeDep) -> Verifier | None:
+async def get_verifier(runtime: RuntimeDep) -> Verifier | None:
     return runtime.verifier
 
 
-def get_terminology(runtime: RuntimeDep) -> Terminology:
-    return runtime.terminology
-
-
 # Storage may be down or not opened: endpoints that need it answer 503 themselves.
-def get_store(runtime: RuntimeDep) -> Store | None:
+async def get_store(runtime: RuntimeDep) -> Store | None:
     return runtime.store
 
 
-def get_database(runtime: RuntimeDep) -> Database | None:
+async def get_database(runtime: RuntimeDep) -> Database | None:
     return runtime.database
 
 
-def get_recorder(runtime: RuntimeDep) -> CardRecorder | None:
+async def get_recorder(runtime: RuntimeDep) -> CardRecorder | None:
     return runtime.recorder
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-PatientDataDep = Annotated[PatientDataSource, Depends(get_patient_data)]
 VerifierDep = Annotated[Verifier | None, Depends(get_verifier)]
 StoreDep = Annotated[Store | None, Depends(get_store)]
 DatabaseDep = Annotated[Database | None, Depends(get_database)]
 RecorderDep = Annotated[CardRecorder | None, Depends(get_recorder)]
-TerminologyDep = Annotated[Terminology, Depends(get_terminology)]

@@ -157,7 +157,7 @@ def require_seen(unseen: tuple[UnseenDrug, ...], why: str | None, where: str) ->
 def originals(record: ResourceSet) -> Originals:
     """The EHR's own order for a reference: a switch stops a current order by sending it back
     whole, and re-creates a draft from it. The index is built on the first lookup, and only
-    when a switch needs one."""
+    when a switch needs one: a scan per lookup would make order-sign quadratic in its drafts."""
     index: dict[str, Mapping[str, Any]] = {}
 
     def find(reference: str) -> Mapping[str, Any] | None:

@@ -5,20 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
 
-from cds.api.dependencies import PatientDataDep, RecorderDep, SettingsDep, TerminologyDep
 from cds.api.errors import ServiceError, validation_failed
 from cds.api.hooks import answer
 from cds.api.limits import check_entry_counts
 from cds.api.models import HookRequest
 from cds.api.responses import JsonResponse
 from cds.api.services import SERVICES, Service
+from cds.ops.access_log import hook_call
 from cds.ops.logging import hook_instance
-from cds.ops.metrics import HOOK_LATENCY
+from cds.ops.metrics import CARDS, HOOK_LATENCY
+from cds.runtime import runtime_of
 from cds.security.auth import caller_issuer
-from cds.storage.recorder import after_hook
+from cds.storage.recorder import rule_of
 
 router = APIRouter()
 
@@ -30,19 +33,20 @@ async def discovery() -> JsonResponse:
     return JsonResponse(_DISCOVERY)
 
 
-@router.post("/cds-services/{service_id}")
-async def call_service(
-    service_id: str,
-    request: Request,
-    settings: SettingsDep,
-    patient_data: PatientDataDep,
-    recorder: RecorderDep,
-    terminology: TerminologyDep,
-) -> JsonResponse:
-    service = find_service(service_id)
+async def call_service(request: Request) -> Response:
+    """POST /cds-services/{service_id}: a plain Starlette endpoint, not a FastAPI one. It
+    needs no parameter parsing or dependency solving, which cost a hook call about 0.15 ms
+    of CPU; its errors are ServiceErrors, answered by the app's handlers as before."""
+    runtime = runtime_of(request.app)
+    settings = runtime.settings
+    service = find_service(request.path_params["service_id"])
+    call = hook_call(request.scope)
+    call.service = service.id
     hook_request = parse_hook_request(await request.body())
+    call.hook_instance = hook_request.hookInstance
     check_entry_counts(hook_request, settings.cds_max_bundle_entries)
     hook_instance.set(hook_request.hookInstance)
+    patient_data = runtime.patient_data
     with HOOK_LATENCY.labels(service=service.id).time():
         response = await answer(
             service,
@@ -50,10 +54,18 @@ async def call_service(
             patient_data.fallback,
             patient_data.resolve,
             settings,
-            terminology,
+            runtime.terminology,
         )
-    after_hook(recorder, service.id, response.cards, issuer=caller_issuer(request))
-    return JsonResponse(response.to_json())
+    cards = response.cards
+    call.cards = len(cards)
+    for card in cards:
+        CARDS.labels(rule_of(card), card.indicator.value).inc()
+    if runtime.recorder is not None:
+        runtime.recorder.submit(service.id, cards, caller_issuer(request))
+    return Response(response.to_json(), media_type="application/json")
+
+
+router.add_route("/cds-services/{service_id}", call_service, methods=["POST"])
 
 
 def find_service(service_id: str) -> Service:

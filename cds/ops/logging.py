@@ -99,6 +99,11 @@ class AccessPathFilter(logging.Filter):
         return True
 
 
+# The access line's own (cds.ops.access_log): the path carries no query string.
+ACCESS_FIELDS = ("method", "path", "client")
+_WRITTEN_EXTRA = ALLOWED_EXTRA + ACCESS_FIELDS
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -110,7 +115,7 @@ class JsonFormatter(logging.Formatter):
         instance = getattr(record, "hookInstance", None) or hook_instance.get()
         if instance is not None:
             entry["hookInstance"] = instance
-        for name in ALLOWED_EXTRA:
+        for name in _WRITTEN_EXTRA:
             if name in record.__dict__:
                 value = record.__dict__[name]
                 entry[name] = (

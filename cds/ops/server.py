@@ -59,6 +59,8 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "forwarded_allow_ips": trusted or None,
         "server_header": False,
         "log_config": logging_config(settings.cds_log_level),
+        # The app writes one line per request itself (cds.ops.access_log).
+        "access_log": False,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
     }
 
