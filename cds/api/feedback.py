@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections import Counter
@@ -22,7 +23,7 @@ from cds.security.auth import caller_issuer
 from cds.storage.database import StorageConflict, StorageUnavailable
 from cds.storage.deadline import within
 from cds.storage.recorder import CardRecorder
-from cds.storage.records import FeedbackRecord, OverrideReason
+from cds.storage.records import CardOnRecord, FeedbackRecord, OverrideReason
 from cds.storage.store import Store
 
 log = logging.getLogger("cds.api.feedback")
@@ -34,6 +35,7 @@ _ID = Field(min_length=1, max_length=256)
 MAX_COMMENT_CHARS = 2000
 # How long feedback waits for card records still queued by the recorder.
 RECORD_WAIT_S = 1.0
+RECORD_POLL_S = 0.05
 
 
 class _Entry(BaseModel):
@@ -150,13 +152,8 @@ async def check_against_records(
     """
     wanted = {r.card_uuid for r in records}
     on_record = await store.cards_on_record(wanted)
-    if recorder is not None and recorder.pending and not wanted <= on_record.keys():
-        # The card may have been shown a moment ago, its record still on its way: unknown
-        # only once every card shown before this report is on record. Until then (the
-        # database is slow to take the journal's records, say) the answer is "later".
-        if not await recorder.caught_up(timeout_s=RECORD_WAIT_S):
-            raise StorageUnavailable("cards shown before this report are not all on record yet")
-        on_record = await store.cards_on_record(wanted)
+    if recorder is not None and not wanted <= on_record.keys():
+        on_record = await _await_records(store, recorder, wanted, on_record)
     stored = await store.reports_per_card(wanted)
     per_card = Counter(r.card_uuid for r in records)
     problems: list[tuple[str, str]] = []
@@ -276,3 +273,22 @@ async def receive_feedback(
         FEEDBACK.labels(outcome=record.outcome).inc()
     log.info("feedback received", extra={"service": service.id, "stored": len(stored)})
     return JsonResponse({})
+
+
+async def _await_records(
+    store: Store, recorder: CardRecorder, wanted: set[str], on_record: dict[str, CardOnRecord]
+) -> dict[str, CardOnRecord]:
+    """The card may have been shown a moment ago, its record still on its way: unknown only
+    once every card shown before this report is on record. Until then (the database is slow
+    to take the journal's records, say) the answer is "later". The recorder's counters say
+    when the writer is done; the database is asked again until RECORD_WAIT_S has passed too,
+    because on a starved machine a report has been seen to overtake its card's record."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RECORD_WAIT_S
+    if recorder.pending and not await recorder.caught_up(timeout_s=RECORD_WAIT_S):
+        raise StorageUnavailable("cards shown before this report are not all on record yet")
+    on_record = await store.cards_on_record(wanted)
+    while not wanted <= on_record.keys() and loop.time() < deadline:
+        await asyncio.sleep(RECORD_POLL_S)
+        on_record = await store.cards_on_record(wanted)
+    return on_record
