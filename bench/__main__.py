@@ -27,10 +27,18 @@ from bench.patients import (
 from bench.report import RESULTS, machine, markdown, write_json
 
 SECTIONS = ("inprocess", "http", "peers", "fallback", "profile")
+# Benchmarks of their own, reached through `python -m bench --faults …` too.
+OTHER_BENCHMARKS = {"--faults": "bench.faults", "--saturation": "bench.saturation"}
 
 
 def parse_args(argv: list[str] | None, prog: str = "python -m bench") -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=__doc__,
+        epilog="Reliability: `--faults [options]` runs the fault benchmark (python -m "
+        "bench.faults), `--saturation [options]` the recording-at-saturation benchmark "
+        "(python -m bench.saturation); each has its own --help.",
+    )
     parser.add_argument("--quick", action="store_true", help="short run, about a minute")
     parser.add_argument(
         "--iterations", type=int, help="timed calls per hook (default: 200; 30 with --quick)"
@@ -94,6 +102,13 @@ def parse_args(argv: list[str] | None, prog: str = "python -m bench") -> argpars
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in OTHER_BENCHMARKS:
+        import importlib
+
+        other = importlib.import_module(OTHER_BENCHMARKS[argv[0]])
+        code: int = other.main(argv[1:], prog=f"{prog} {argv[0]}")
+        return code
     args = parse_args(argv, prog)
     started = time.monotonic()
     try:
@@ -240,17 +255,21 @@ def _http(args: argparse.Namespace, charts: dict[str, Chart], app: Any) -> dict[
 @contextmanager
 def _scratch_database() -> Iterator[None]:
     """The cards the benchmark's calls record go to a database of their own, deleted at the
-    end, never into the service's: DATABASE_URL is what every app and server here reads."""
-    previous = os.environ.get("DATABASE_URL")
+    end, never into the service's, and so does their journal: DATABASE_URL and
+    CDS_STATE_DIR are what every app and server here reads."""
+    names = ("DATABASE_URL", "CDS_STATE_DIR")
+    previous = {name: os.environ.get(name) for name in names}
     with tempfile.TemporaryDirectory(prefix="plp-cds-bench-") as scratch:
         os.environ["DATABASE_URL"] = f"sqlite:///{scratch}/bench.db"
+        os.environ["CDS_STATE_DIR"] = f"{scratch}/state"
         try:
             yield
         finally:
-            if previous is None:
-                del os.environ["DATABASE_URL"]
-            else:
-                os.environ["DATABASE_URL"] = previous
+            for name, value in previous.items():
+                if value is None:
+                    del os.environ[name]
+                else:
+                    os.environ[name] = value
 
 
 def _guarded(section: Callable[[], dict[str, Any]]) -> dict[str, Any]:

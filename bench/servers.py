@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -151,6 +152,37 @@ def server(
 
 
 @contextmanager
+def plp_cds_server(
+    *, workers: int = 1, env: Mapping[str, str] | None = None, startup_timeout_s: float = 60.0
+) -> Iterator[Server]:
+    """`plp-cds serve` with `env` added to this environment, ready once /healthz answers;
+    its JSON log is at `Server.log_path` while it runs."""
+    with server(
+        served_command(workers=workers),
+        workers=workers,
+        env=os.environ | dict(env or {}),
+        ready_path="/healthz",
+        startup_timeout_s=startup_timeout_s,
+    ) as running:
+        yield running
+
+
+def worker_pids(running: Server) -> list[int]:
+    """The worker processes of a multi-worker server, oldest first: its children started
+    by multiprocessing's spawn (not its resource tracker). Linux only."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == running.pid and b"spawn_main" in command:  # field 4, the parent
+            children.append((int(fields[19]), int(stat.parent.name)))  # field 22, start time
+    return [pid for _, pid in sorted(children)]
+
+
+@contextmanager
 def uvicorn_server(
     target: str,
     *,
@@ -200,3 +232,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=5)
+    else:
+        # Killed on purpose: its workers (same process group) must not outlive it.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)

@@ -7,10 +7,12 @@ The guideline has chosen each finding's severity for the hook and the alternativ
 from __future__ import annotations
 
 from cards.actions import Drafting
+from cards.arrange import arrange
 from cards.models import Card
 from cards.precautions import render
 from guideline.findings import Finding
 
 
 def order_cards(findings: tuple[Finding, ...], drafting: Drafting) -> list[Card]:
-    return render(findings, drafting)
+    """The most serious first; a fix two cards reach is offered once (`cards.arrange`)."""
+    return arrange(render(findings, drafting))

@@ -1,4 +1,4 @@
-"""The patient-view answer: one calm summary card, plus warnings already true of the chart.
+"""The patient-view answer: the warnings already true of the chart, then one calm summary card.
 
 The summary and the detail are written from the same plan, so the summary names the next
 step the detail explains.
@@ -6,8 +6,11 @@ step the detail explains.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from cards.actions import Drafting
-from cards.models import Action, Card, Suggestion
+from cards.arrange import arrange, offered_by, offered_elsewhere, signature
+from cards.models import Card, Suggestion
 from cards.precautions import ALLERGIES_UNCHECKED, exclusion_line, render, unknown_dose_lines
 from cards.response import response_sections
 from cards.source import source
@@ -277,10 +280,12 @@ def _left_out(plan: Plan) -> list[str]:
     return sections
 
 
-def _detail(advice: ChartAdvice, drafting: Drafting) -> str:
+def _detail(advice: ChartAdvice, drafting: Drafting, moved: Mapping[str, Card]) -> str:
     plan = advice.plan
     sections = [f"**{STEP_TEXT[plan.step]}**", *_tried(plan)]
     sections.append(f"**Next, per the guideline:** {_next(plan)}")
+    if moved:
+        sections.append(offered_elsewhere(moved))
     sections.extend(_left_out(plan))
     if not drafting.allergies_checked:
         sections.append(ALLERGIES_UNCHECKED)
@@ -307,28 +312,31 @@ def _suggestion(option: Option, drafting: Drafting) -> Suggestion | None:
     if option.stops:
         return drafting.switch(option.therapy, option.stops)
     name = drafting.catalog.label(option.therapy)
-    return Suggestion(
-        label=name,
-        actions=[
-            Action(
-                type="create",
-                description=f"Draft order: {name}",
-                resource=drafting.catalog.resource(
-                    option.therapy, drafting.patient_id, drafting.reason
-                ),
-            )
-        ],
-    )
+    return Suggestion(label=name, actions=[drafting.create(option.therapy)])
 
 
-def summary_card(advice: ChartAdvice, drafting: Drafting) -> Card:
-    built = [_suggestion(o, drafting) for o in advice.plan.options]
-    suggestions = [s for s in built if s is not None]
+def summary_card(
+    advice: ChartAdvice, drafting: Drafting, elsewhere: Mapping[bytes, Card] | None = None
+) -> Card:
+    """The next-step card. A suggestion a precaution card already offers (`elsewhere`, by
+    what it does) is left to that card, and the detail says where it is."""
+    kept: list[tuple[Option, Suggestion]] = []
+    moved: dict[str, Card] = {}
+    for option in advice.plan.options:
+        suggestion = _suggestion(option, drafting)
+        if suggestion is None:
+            continue
+        owner = (elsewhere or {}).get(signature(suggestion))
+        if owner is not None:
+            moved[suggestion.label] = owner
+        else:
+            kept.append((option, suggestion))
+    suggestions = [s for _, s in kept]
     # Two switches of one current order cannot both be taken; otherwise any may be.
-    switching = any(o.stops for o in advice.plan.options)
+    switching = any(o.stops for o, _ in kept)
     return Card(
         summary=summary(advice.plan),
-        detail=_detail(advice, drafting),
+        detail=_detail(advice, drafting, moved),
         indicator=Severity.INFO,
         source=source("treatment-step"),
         suggestions=suggestions,
@@ -337,5 +345,9 @@ def summary_card(advice: ChartAdvice, drafting: Drafting) -> Card:
 
 
 def patient_view_cards(advice: ChartAdvice, drafting: Drafting) -> list[Card]:
-    warnings = tuple(f for f in advice.findings if f.rule is not Rule.TCA_DOSE_UNKNOWN)
-    return [summary_card(advice, drafting), *render(warnings, drafting)]
+    """The precautions already true of the chart, then the next-step summary (clients may not
+    sort by indicator); a suggestion both would offer stays on the precaution."""
+    warnings = render(
+        tuple(f for f in advice.findings if f.rule is not Rule.TCA_DOSE_UNKNOWN), drafting
+    )
+    return arrange([*warnings, summary_card(advice, drafting, offered_by(warnings))])

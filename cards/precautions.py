@@ -24,7 +24,7 @@ from cards.wording import (
     order_line,
     splint_line,
 )
-from facts.dose import UnknownDose, fmt
+from facts.dose import DoseGap, UnknownDose, fmt
 from guideline.findings import Exclusion, Finding, Reason, Rule, Severity
 from guideline.precautions import TCA_DAILY_LIMIT_MG
 
@@ -83,6 +83,23 @@ def left_out(finding: Finding, drafting: Drafting, what: str) -> list[str]:
     return sections
 
 
+def tcas_beside(finding: Finding) -> list[str]:
+    """The TCAs already in effect beside the one ordered: a second TCA, whose dose counts with
+    the first (GUIDELINE §4 sums concurrent TCA orders), and which a swap to an SNRI ends too
+    (§3: a TCA and an SNRI are never taken together)."""
+    if not finding.related:
+        return []
+    swaps = (
+        " The suggestions here stop or remove it as well, so that no TCA is left beside the SNRI."
+        if finding.alternatives
+        else ""
+    )
+    return [
+        f"**Another TCA already in effect:**\n{bullets(order_line(m) for m in finding.related)}"
+        f"\n\nThis order would be a second TCA: the daily dose counts both.{swaps}"
+    ]
+
+
 def snris_ruled_out(finding: Finding) -> bool:
     """No SNRI is offered, and the finding says why (each SNRI left out with its reason)."""
     return not finding.alternatives and bool(finding.left_out)
@@ -105,6 +122,7 @@ def tca_heart(finding: Finding, drafting: Drafting) -> Card:
     detail = "\n\n".join(
         [
             f"**Tricyclic antidepressant:**\n{bullets(order_line(m) for m in finding.orders)}",
+            *tcas_beside(finding),
             f"**Heart:**\n{bullets(condition_line(c) for c in finding.conditions)}",
             why + "The guideline advises caution with TCAs in cardiac disease and conduction "
             f"abnormalities, and keeping the dose below {LIMIT}. "
@@ -134,8 +152,8 @@ def tca_dose(finding: Finding, drafting: Drafting) -> Card:
         detail="\n\n".join(
             [
                 f"**Daily tricyclic dose:**\n{bullets(lines)}",
-                f"**Total: {fmt(total)} mg/day.** The guideline advises keeping TCA doses "
-                f"preferably below {LIMIT}, so {LIMIT} itself is already at the limit.",
+                f"**Total: {fmt(total)} mg/day**, at or above {LIMIT}: the guideline keeps "
+                f"the total TCA dose preferably below {LIMIT}.",
             ]
         ),
         indicator=finding.severity,
@@ -152,19 +170,33 @@ def unknown_dose_lines(finding: Finding) -> list[str]:
     ]
 
 
+# At order-select, what the summary says about a dose not worked out, by what keeps it from
+# being worked out: only a dose still being written is "not yet complete".
+UNKNOWN_AT_SELECTION: dict[frozenset[DoseGap], str] = {
+    frozenset({DoseGap.NOT_WRITTEN}): f"TCA dose not yet complete: the {LIMIT} check will run "
+    "at signing",
+    frozenset({DoseGap.STRENGTH}): "TCA product strength could not be read: check the daily "
+    f"dose against {LIMIT}",
+}
+UNKNOWN_OTHERWISE = f"TCA daily dose could not be worked out: check it against {LIMIT}"
+KEEP_BELOW = f"Check that the total tricyclic dose stays preferably below {LIMIT}."
+
+
 def tca_dose_unknown(finding: Finding, drafting: Drafting) -> Card:
     reasons = unknown_dose_lines(finding)
+    gaps = frozenset(m.dose.gap for m in finding.orders if isinstance(m.dose, UnknownDose))
     if finding.severity is Severity.INFO:
+        written = gaps == {DoseGap.NOT_WRITTEN}
         return Card(
-            summary=f"TCA dose not yet complete: the {LIMIT} check will run at signing",
-            detail=f"**Not yet known:**\n{bullets(reasons)}",
+            summary=UNKNOWN_AT_SELECTION.get(gaps, UNKNOWN_OTHERWISE),
+            detail=f"**{'Not yet known' if written else 'Not worked out'}:**\n{bullets(reasons)}"
+            + ("" if written else f"\n\n{KEEP_BELOW}"),
             indicator=finding.severity,
             source=source("tca-dose"),
         )
     return Card(
         summary=f"TCA daily dose could not be verified against the {LIMIT} limit",
-        detail=f"**Why:**\n{bullets(reasons)}\n\nCheck that the total tricyclic dose stays "
-        f"preferably below {LIMIT}.",
+        detail=f"**Why:**\n{bullets(reasons)}\n\n{KEEP_BELOW}",
         indicator=finding.severity,
         source=source("tca-dose"),
         overrideReasons=override_reasons("dose-intended"),
@@ -180,6 +212,7 @@ def tca_cv_risk(finding: Finding, drafting: Drafting) -> Card:
         detail="\n\n".join(
             [
                 f"**Tricyclic antidepressant:**\n{bullets(order_line(m) for m in finding.orders)}",
+                *tcas_beside(finding),
                 "**Cardiovascular risk factors:**\n"
                 + bullets(condition_line(c) for c in finding.conditions),
                 "For patients with cardiovascular risk factors the guideline suggests "
@@ -209,12 +242,12 @@ def tca_snri_stacked(finding: Finding, drafting: Drafting) -> Card:
     )
     if finding.conditions:
         sections.append(
-            "The heart is a concern ("
-            + "; ".join(condition_line(c) for c in finding.conditions)
-            + "): no switch towards the TCA is offered."
+            "**Heart:**\n"
+            + bullets(condition_line(c) for c in finding.conditions)
+            + "\n\nThe heart is a concern, so no switch towards the TCA is offered."
         )
     return Card(
-        summary="TCA and SNRI together: the guideline offers them as alternatives; switch",
+        summary="TCA and SNRI together: they are alternatives; switch from one to the other",
         detail="\n\n".join(sections),
         indicator=finding.severity,
         source=source("tca-snri-stacked"),

@@ -26,6 +26,10 @@ TOPICS: dict[str, str] = {
 
 
 def source(topic: str) -> Source:
+    # No `url`: it is optional (CDS Hooks 2.0 §4), and the guideline summaries cited have no
+    # address the service could vouch for. A placeholder such as "#" would render as a link
+    # to nowhere; a client that draws a link anyway (the CDS Hooks sandbox links "#") does so
+    # on its own account.
     return Source(
         label=GUIDELINE_LABEL,
         topic=Coding(system=TOPIC_SYSTEM, code=topic, display=TOPICS[topic]),

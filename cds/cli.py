@@ -9,8 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -106,7 +111,28 @@ def _serve(host: str, port: int, workers: int) -> None:
         raise ConfigurationError("\n".join(errors))
     for warning in warnings:
         print(f"plp-cds serve: warning: {warning}", file=sys.stderr)
-    serve(settings, host, port, workers)
+    with _shared_metrics(workers):
+        serve(settings, host, port, workers)
+
+
+@contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, each writes its metrics to a directory of this run, so that
+    /metrics reports them all whichever worker answers (prometheus-client's multiprocess
+    mode; the workers are started after this, so they see it). A directory given in
+    PROMETHEUS_MULTIPROC_DIR is used as it is."""
+    from cds.ops.metrics import MULTIPROCESS_ENV
+
+    if workers <= 1 or os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="plp-cds-metrics-")
+    os.environ[MULTIPROCESS_ENV] = directory
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_ENV]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _database_url(option: str | None) -> str:

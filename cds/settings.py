@@ -54,6 +54,16 @@ class Settings(BaseSettings):
         default=0.1, ge=0, description="First retry's delay; it doubles, with jitter."
     )
     cds_fhir_max_medication_lookups: int = Field(default=100, ge=0)
+    cds_fhir_max_connections_per_host: int | None = Field(
+        default=None,
+        ge=1,
+        description="Connections to one FHIR server per worker (unset: CDS_FHIR_MAX_CONNECTIONS).",
+    )
+    cds_fhir_pool_timeout_s: float = Field(
+        default=0.25,
+        gt=0,
+        description="Longest wait for a free connection; past it the call fails with a 412.",
+    )
     cds_fhir_max_response_bytes: int = Field(
         default=20 * 1024 * 1024, ge=1024, description="Largest FHIR answer read."
     )
@@ -91,7 +101,9 @@ class Settings(BaseSettings):
         description="PEM file of CAs the FHIR and JWKS clients trust beside the public ones.",
     )
     cds_fhir_max_connections: int = Field(
-        default=100, ge=1, description="Connections the FHIR client opens at once."
+        default=200,
+        ge=1,
+        description="Connections the FHIR client opens at once (per worker, all servers).",
     )
     cds_fhir_max_keepalive_connections: int = Field(
         default=20, ge=0, description="Idle FHIR connections kept for reuse."
@@ -121,6 +133,21 @@ class Settings(BaseSettings):
     database_url: str = Field(default="sqlite:///./plp-cds.db")
     cds_record_timeout_s: float = Field(
         default=2.0, gt=0, description="Time limit of one write of the cards shown."
+    )
+    cds_record_retry_max_s: float = Field(
+        default=5.0, gt=0, description="Longest pause between retries of a failed card write."
+    )
+    cds_state_dir: str = Field(
+        default="./plp-cds-state",
+        description="Local directory for the card journal (records waiting for the database).",
+    )
+    cds_journal_max_cards: int = Field(
+        default=1_000_000, ge=1, description="Most cards one worker's journal holds."
+    )
+    cds_db_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Deadline of each database call on a request path (feedback, readiness).",
     )
     redis_url: str | None = None
     cds_redis_prefix: str = Field(default="plp-cds:", description="Prefix of every Redis key.")

@@ -8,9 +8,6 @@ from enum import StrEnum
 class ConditionClass(StrEnum):
     PHANTOM_LIMB_PAIN = "phantom-limb-pain"
     PHANTOM_LIMB_WITHOUT_PAIN = "phantom-limb-without-pain"
-    # Version 1's two coarse heart classes; being replaced by the findings below (GUIDELINE §4).
-    CARDIAC_DISEASE = "cardiac-disease"
-    CONDUCTION_ABNORMALITY = "conduction-abnormality"
     # The cardiac findings of GUIDELINE §4, each a class the guideline grades on its own.
     ISCHAEMIC_HEART_DISEASE = "ischaemic-heart-disease"
     MYOCARDIAL_INFARCTION = "myocardial-infarction"  # acute or past: §4 grades it by its date
@@ -31,8 +28,6 @@ class ConditionClass(StrEnum):
 
 HEART_CONCERNS = frozenset(
     {
-        ConditionClass.CARDIAC_DISEASE,
-        ConditionClass.CONDUCTION_ABNORMALITY,
         ConditionClass.ISCHAEMIC_HEART_DISEASE,
         ConditionClass.MYOCARDIAL_INFARCTION,
         ConditionClass.HEART_FAILURE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,9 +15,22 @@ class DailyDose:
     as_needed_maximum: bool = False
 
 
+class DoseGap(StrEnum):
+    """What keeps a daily dose from being worked out; the cards word each differently."""
+
+    # Part of the dose is not written yet (no dosage, no amount, no frequency): at selection
+    # it often comes later.
+    NOT_WRITTEN = "not-written"
+    # A count of tablets or capsules whose product strength could not be read.
+    STRENGTH = "strength"
+    # Written, in a form the service cannot read (a unit, a period, a combination product).
+    UNREADABLE = "unreadable"
+
+
 @dataclass(frozen=True, slots=True)
 class UnknownDose:
     reason: str
+    gap: DoseGap = DoseGap.UNREADABLE
 
 
 def fmt(value: float) -> str:

@@ -12,6 +12,8 @@ codeine" names nothing).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -35,29 +37,48 @@ from fhir_mappings.terminology import CLASS_PREFIX, RXNORM, Terminology, builtin
 DISCOUNTED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 ENDED_CLINICAL = frozenset({"inactive", "resolved"})
 
-Allergen = tuple[frozenset[str], frozenset[TherapyClass]]
-_NONE: Allergen = (frozenset(), frozenset())
+
+@dataclass(frozen=True, slots=True)
+class Allergen:
+    """What one concept of an allergy names."""
+
+    ingredients: frozenset[str] = frozenset()
+    # The classes named as a class ("tricyclic antidepressants", an ATC group code).
+    classes: frozenset[TherapyClass] = frozenset()
+    # The classes of the agents named (imipramine: TCA), an unlisted ATC group member's too.
+    agent_classes: frozenset[TherapyClass] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.ingredients or self.classes)
+
+    def __or__(self, other: Allergen) -> Allergen:
+        return Allergen(
+            self.ingredients | other.ingredients,
+            self.classes | other.classes,
+            self.agent_classes | other.agent_classes,
+        )
+
+
+_NONE = Allergen()
 
 
 def allergy_fact(allergy: JsonObject, terminology: Terminology | None = None) -> AllergyFact | None:
     """The agents and classes an AllergyIntolerance names, or None when it names none."""
     terminology = terminology or builtin()
     concepts = [allergy.get("code"), *(r.get("substance") for r in objs(allergy.get("reaction")))]
-    ingredients: set[str] = set()
-    classes: set[TherapyClass] = set()
+    named = _NONE
     for concept in concepts:
-        named, named_classes = _allergen(_key(concept), terminology)
-        ingredients |= named
-        classes |= named_classes
-    if not ingredients and not classes:
+        named |= _allergen(_key(concept), terminology)
+    if not named:
         return None
     verification = status_code(allergy.get("verificationStatus"))
     clinical = status_code(allergy.get("clinicalStatus"))
     return AllergyFact(
         reference=reference_of(allergy),
         label=concept_label(allergy.get("code")) or "allergy or intolerance",
-        ingredients=frozenset(ingredients),
-        classes=frozenset(classes),
+        ingredients=named.ingredients,
+        classes=named.classes,
+        agent_classes=named.agent_classes,
         live=verification not in DISCOUNTED_VERIFICATION and clinical not in ENDED_CLINICAL,
     )
 
@@ -70,40 +91,42 @@ def _key(concept: Any) -> bytes:
 @lru_cache(maxsize=2048)
 def _allergen(key: bytes, terminology: Terminology) -> Allergen:
     concept = obj(orjson.loads(key))
-    ingredients: set[str] = set()
-    classes: set[TherapyClass] = set()
+    found = _NONE
     for system, code in codings(concept):
         if system == RXNORM and code in terminology.clinical_drugs:
-            ingredients |= set(terminology.clinical_drugs[code].ingredients)
+            found |= _named(terminology.clinical_drugs[code].ingredients, terminology)
             continue
         entry = terminology.drug_codes.lookup(system, code)
         if entry is None:
             continue
         named = _named(entry.concepts, terminology)
-        ingredients |= named[0]
         if entry.family and normalise(system, code) != normalise(system, entry.code):
-            # A member of a class group that is not listed by name: that one agent.
-            ingredients.add(f"ATC {normalise(system, code)}")
+            # A member of a class group that is not listed by name: that one agent, of the
+            # group's class.
+            member = f"ATC {normalise(system, code)}"
+            found |= Allergen(frozenset({member}), agent_classes=named.classes)
         else:
-            classes |= named[1]
-    if ingredients or classes:
-        return frozenset(ingredients), frozenset(classes)
+            found |= named
+    if found:
+        return found
     displays = " ; ".join(
         d for d in (text(c.get("display")) for c in objs(concept.get("coding"))) if d
     )
     for words in (displays, text(concept.get("text")) or ""):
         named = _named(terminology.allergen_text.find(words), terminology)
-        if named[0] or named[1]:
+        if named:
             return named
     return _NONE
 
 
-def _named(concepts: frozenset[str], terminology: Terminology) -> Allergen:
-    return (
-        frozenset(c for c in concepts if c in terminology.ingredients),
+def _named(concepts: Collection[str], terminology: Terminology) -> Allergen:
+    ingredients = frozenset(c for c in concepts if c in terminology.ingredients)
+    return Allergen(
+        ingredients,
         frozenset(
             TherapyClass(c.removeprefix(CLASS_PREFIX))
             for c in concepts
             if c.startswith(CLASS_PREFIX)
         ),
+        frozenset(terminology.ingredients[i].therapy_class for i in ingredients),
     )

@@ -18,6 +18,7 @@ import orjson
 
 from facts.classes import HEART_CONCERNS, ConditionClass
 from facts.conditions import ConditionFact
+from fhir_mappings.fhir_dates import last_day
 from fhir_mappings.json_access import (
     JsonObject,
     codings,
@@ -29,7 +30,6 @@ from fhir_mappings.json_access import (
     text,
 )
 from fhir_mappings.terminology import REMISSION, Terminology, builtin
-from fhir_mappings.when import earliest_date, lies_ahead
 
 LIVE_CLINICAL_STATUSES = frozenset({"active", "recurrence", "relapse"})
 REMISSION_STATUS = "remission"
@@ -111,17 +111,24 @@ def condition_fact(
         ended=ended,
         # A status that says resolved or inactive is not outweighed by a code saying remission.
         remission=clinical == REMISSION_STATUS or (recognised.remission and live_status),
-        onset=earliest_date(condition.get("onsetDateTime"))
-        or earliest_date(obj(condition.get("onsetPeriod")).get("start")),
-        recorded=earliest_date(condition.get("recordedDate")),
+        # Read only for an MI's recency: a partial date is its last day (fhir_dates).
+        onset=last_day(condition.get("onsetDateTime")) or _onset_period(condition),
+        recorded=last_day(condition.get("recordedDate")),
     )
+
+
+def _onset_period(condition: JsonObject) -> date | None:
+    # The latest day the onset may be: the Period's end, else its start.
+    period = obj(condition.get("onsetPeriod"))
+    return last_day(period.get("end")) or last_day(period.get("start"))
 
 
 def has_ended(condition: JsonObject, today: date) -> bool:
     """GUIDELINE §1: any `abatement[x]` ends a Condition unless it lies in the future.
 
-    An Age, a Range or a String cannot be placed on the calendar without the patient's birth
-    date, so it counts as past: the Condition has abated.
+    A partial date is its last day, so "2026" has not yet passed during 2026 (fhir_dates). A
+    value that is not a date, an Age, a Range or a String cannot be placed on the calendar
+    without the patient's birth date, so it counts as past: the Condition has abated.
     """
     for key, value in condition.items():
         if not key.startswith("abatement") or value is None:
@@ -129,12 +136,17 @@ def has_ended(condition: JsonObject, today: date) -> bool:
         if key == "abatementBoolean":  # FHIR STU3
             return value is True
         if key == "abatementDateTime":
-            return not lies_ahead(value, today)
+            return not _lies_ahead(value, today)
         if key == "abatementPeriod":
             period = obj(value)
-            return not lies_ahead(period.get("end") or period.get("start"), today)
+            return not _lies_ahead(period.get("end") or period.get("start"), today)
         return True
     return False
+
+
+def _lies_ahead(value: object, today: date) -> bool:
+    end = last_day(value)
+    return end is not None and end > today
 
 
 def is_discounted(condition: JsonObject) -> bool:

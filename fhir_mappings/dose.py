@@ -18,47 +18,22 @@ sum of the steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from facts.dose import DailyDose, UnknownDose, fmt
+from facts.dose import DailyDose, DoseGap, UnknownDose, fmt
+from fhir_mappings import fhir_dates
 from fhir_mappings.durations import DAYS_PER_UNIT, unit_days
 from fhir_mappings.json_access import JsonObject, number, obj, objs, text
-
-MG_PER_UNIT: dict[str, float] = {"mg": 1.0, "g": 1000.0, "mcg": 0.001, "ug": 0.001, "µg": 0.001}
-
-# Units that count whole dose units: UCUM annotations for a dose form such as {tbl},
-# {tablet}, {capsule}, {cap} or the CDS Hooks sandbox's {pill} (compared without their
-# braces and in any case), HL7 orderable-drug-form codes (TAB, CAP), and the words EHRs
-# send: singular, plural, "tablet(s)", or an SPL dosage form such as "TABLET, FILM COATED".
-UNIT_DOSE_UNITS = frozenset(
-    {
-        "tbl",
-        "tab",
-        "tabs",
-        "tablet",
-        "tablets",
-        "caplet",
-        "caplets",
-        "cap",
-        "caps",
-        "capsule",
-        "capsules",
-        "pill",
-        "pills",
-        "1",
-        "unit",
-        "units",
-        "each",
-        "ea",
-    }
-)
+from fhir_mappings.measures import dose_units
 
 
-def counts_dose_units(unit: str) -> bool:
-    word = unit.strip().lower().removeprefix("{").removesuffix("}").strip()
-    word = word.split(",")[0].strip()
-    return word.removesuffix("(s)") in UNIT_DOSE_UNITS
+def _shown_unit(unit: str) -> str:
+    """A unit the service cannot read, as text: a UCUM annotation without its braces."""
+    stripped = unit.strip()
+    if stripped.startswith("{") and stripped.endswith("}"):
+        return stripped[1:-1].strip() or "none"
+    return stripped
 
 
 # HL7 TimingAbbreviation (R4) and the common order-entry abbreviations: times per day.
@@ -112,14 +87,16 @@ class _Line:
 def daily_dose(dosage: Any, strength_mg: float | None) -> DailyDose | UnknownDose:
     lines = list(objs(dosage))
     if not lines:
-        return UnknownDose("no dosage instructions")
+        return UnknownDose("no dosage instructions", DoseGap.NOT_WRITTEN)
     if len(lines) == 1:
         return line_dose(lines[0], strength_mg)
     by_sequence: dict[int | None, list[_Line]] = {}
     for number_, line in enumerate(lines, start=1):
         per_line = line_dose(line, strength_mg)
         if isinstance(per_line, UnknownDose):
-            return UnknownDose(f"dosage line {number_} of {len(lines)}: {per_line.reason}")
+            return UnknownDose(
+                f"dosage line {number_} of {len(lines)}: {per_line.reason}", per_line.gap
+            )
         sequence = line.get("sequence")
         key = sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None
         start, end = _bounds(line)
@@ -147,27 +124,14 @@ def _days(lines: list[_Line]) -> list[list[_Line]]:
 
 def _bounds(line: JsonObject) -> tuple[datetime | None, datetime | None]:
     bounds = obj(obj(obj(line.get("timing")).get("repeat")).get("boundsPeriod"))
-    start, end = _moment(bounds.get("start")), _moment(bounds.get("end"))
+    # A partial date places no step in time: the step is summed with the others (fhir_dates).
+    start, end = fhir_dates.moment(bounds.get("start")), fhir_dates.moment(bounds.get("end"))
     if end is not None and len(str(bounds.get("end"))) == 10:
         # A Period's end includes the whole of its last date: 1-8 Jan and 8-15 Jan overlap.
         end += timedelta(days=1)
     if start is not None and end is not None and end <= start:
         return start, None  # not a usable period: the line is taken as in use from its start
     return start, end
-
-
-def _moment(value: Any) -> datetime | None:
-    """A FHIR date or dateTime; a partial date (year, year-month) is not placed in time,
-    so its line counts as in use throughout and is summed."""
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
 
 
 def _sum(doses: list[DailyDose]) -> DailyDose:
@@ -200,7 +164,9 @@ def line_dose(line: JsonObject, strength_mg: float | None) -> DailyDose | Unknow
         return maximum
     if maximum is None:
         if isinstance(scheduled, UnknownDose):
-            return UnknownDose(f"as needed with no maximum dose stated, and {scheduled.reason}")
+            return UnknownDose(
+                f"as needed with no maximum dose stated, and {scheduled.reason}", scheduled.gap
+            )
         return DailyDose(
             scheduled.mg_per_day, f"as needed, no maximum stated: {scheduled.arithmetic}"
         )
@@ -258,7 +224,8 @@ def maximum_dose(line: JsonObject, strength_mg: float | None) -> DailyDose | Unk
     if isinstance(per_day, UnknownDose):
         return UnknownDose(
             "as needed with a maximum per administration but no statement of how often "
-            "it may be taken, so the most in a day is not known"
+            "it may be taken, so the most in a day is not known",
+            DoseGap.NOT_WRITTEN,
         )
     mg, amount_text = amount
     times, times_text = per_day
@@ -277,7 +244,7 @@ def _per_period(ratio: JsonObject, strength_mg: float | None) -> DailyDose | Unk
     if value is None or value <= 0 or days_per_unit is None:
         return UnknownDose(
             f"maxDosePerPeriod's period ('{fmt(value) if value is not None else '?'} "
-            f"{unit or 'no unit'}') is not a length of time"
+            f"{_shown_unit(unit) if unit else 'no unit'}') is not a length of time"
         )
     mg, amount_text = amount
     total = _mg(mg / (value * days_per_unit))
@@ -293,7 +260,7 @@ def amount_mg(line: JsonObject, strength_mg: float | None) -> tuple[float, str] 
         if quantity:
             break
     if not quantity:
-        return UnknownDose("no dose quantity")
+        return UnknownDose("no dose quantity", DoseGap.NOT_WRITTEN)
     return quantity_mg(quantity, strength_mg, "dose quantity")
 
 
@@ -306,22 +273,26 @@ def quantity_mg(
     another system (NCI, SNOMED CT) still writes "tablet" beside the code."""
     value = number(quantity.get("value"))
     if value is None or value < 0:
-        return UnknownDose(f"{what} has no value")
+        return UnknownDose(f"{what} has no value", DoseGap.NOT_WRITTEN)
     units = [u.strip() for u in (text(quantity.get("code")), text(quantity.get("unit"))) if u]
+    # The units are those of fhir_mappings/data/dose_units.csv.
+    table = dose_units()
     for unit in units:
-        factor = MG_PER_UNIT.get(unit) or MG_PER_UNIT.get(unit.lower())
+        factor = table.mg(unit)
         if factor is not None:
             mg = value * factor
             shown = f"{fmt(value)} mg" if factor == 1.0 else f"{fmt(value)} {unit} ({fmt(mg)} mg)"
             return mg, shown
     for unit in units:
-        if counts_dose_units(unit):
+        if table.counts_dose_units(unit):
             if strength_mg is None:
                 return UnknownDose(
-                    f"{what} is {fmt(value)} {unit} and the product strength is unknown"
+                    f"{what} is {table.counted(value, unit)}, and the product's strength could "
+                    "not be read",
+                    DoseGap.STRENGTH,
                 )
             return value * strength_mg, f"{fmt(value)} × {fmt(strength_mg)} mg"
-    shown = " / ".join(dict.fromkeys(units)) or "none"
+    shown = " / ".join(dict.fromkeys(_shown_unit(u) for u in units)) or "none"
     return UnknownDose(f"{what} unit '{shown}' is not a mass or a tablet/capsule count")
 
 
@@ -342,7 +313,7 @@ def times_per_day(timing: JsonObject) -> tuple[float, str] | UnknownDose:
     code = _timing_code(timing.get("code"))
     if code is not None:
         return TIMING_CODES[code], f"{fmt(TIMING_CODES[code])}/day ({code})"
-    return UnknownDose("how often the dose is taken is not stated")
+    return UnknownDose("how often the dose is taken is not stated", DoseGap.NOT_WRITTEN)
 
 
 def _timing_code(concept: Any) -> str | None:

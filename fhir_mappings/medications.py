@@ -13,16 +13,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
 
 from facts.classes import TherapyClass
 from facts.dose import DailyDose, UnknownDose
-from facts.medications import Interval, MedicationFact
+from facts.medications import NOT_AN_ORDER_INTENTS, TRIED_STATUSES, Interval, MedicationFact
 from fhir_mappings.code_tables import RXNORM, normalise
-from fhir_mappings.dose import MG_PER_UNIT, daily_dose
+from fhir_mappings.dose import daily_dose
 from fhir_mappings.json_access import (
     JsonObject,
     codings,
@@ -34,6 +34,7 @@ from fhir_mappings.json_access import (
     reference_of,
     text,
 )
+from fhir_mappings.measures import dose_units
 from fhir_mappings.periods import order_period
 from fhir_mappings.terminology import (
     CLASS_PREFIX,
@@ -50,9 +51,15 @@ from fhir_mappings.terminology import (
     builtin,
 )
 
-_STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|mcg|µg|ug|g)\b")
 # "5/325 mg": a combination product's strengths, which one is the opioid's is not said.
 _COMBINED_STRENGTH = re.compile(r"\d\s*(?:mg)?\s*/\s*\d")
+
+
+@cache
+def _strength_pattern() -> re.Pattern[str]:
+    """A strength in words ("25mg", "0.5 g"), in the mass units of dose_units.csv."""
+    units = sorted({u.lower() for u in dose_units().mg_per_unit}, key=len, reverse=True)
+    return re.compile(rf"(\d+(?:\.\d+)?)\s*({'|'.join(map(re.escape, units))})\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +161,41 @@ def _referenced_medication(order: JsonObject, bundled: Mapping[str, JsonObject])
     # An absolute reference to a Medication resolves by its last two path segments.
     tail = "/".join(reference.rstrip("/").split("/")[-2:])
     return bundled.get(tail, {})
+
+
+@dataclass(frozen=True, slots=True)
+class UnseenDrug:
+    """An order whose drug the data does not show: it names it only by a reference to a
+    Medication that is neither contained nor bundled, with no display to read instead."""
+
+    order: str  # "MedicationRequest/id"
+    medication: str  # the reference as the order gives it
+
+
+def unseen_drugs(
+    orders: Iterable[JsonObject], bundled: Mapping[str, JsonObject], *, drafts: bool = False
+) -> tuple[UnseenDrug, ...]:
+    """The orders the guideline reads whose drug cannot be known from the data: the
+    recorded orders that count as tried or current (GUIDELINE §3), or every draft order.
+    Such an order could be a TCA or an opioid; leaving it out would be advice from part of
+    the chart."""
+    unseen = []
+    for order in orders:
+        if not drafts and not _counts(order):
+            continue
+        reference = obj(order.get("medicationReference"))
+        target = text(reference.get("reference"))
+        if not target or text(reference.get("display")) or _referenced_medication(order, bundled):
+            continue
+        unseen.append(UnseenDrug(reference_of(order), target))
+    return tuple(unseen)
+
+
+def _counts(order: JsonObject) -> bool:
+    return (
+        text(order.get("status")) in TRIED_STATUSES
+        and text(order.get("intent")) not in NOT_AN_ORDER_INTENTS
+    )
 
 
 def _concept_key(concept: Any) -> bytes:
@@ -259,12 +301,13 @@ def _ratio_mg(strength: Any) -> float | None:
     numerator = obj(obj(strength).get("numerator"))
     denominator = obj(obj(strength).get("denominator"))
     value = number(numerator.get("value"))
-    unit = (text(numerator.get("code")) or text(numerator.get("unit")) or "").lower()
-    if value is None or unit not in MG_PER_UNIT:
+    unit = text(numerator.get("code")) or text(numerator.get("unit")) or ""
+    factor = dose_units().mg(unit)
+    if value is None or factor is None:
         return None
     if number(denominator.get("value")) not in (None, 1.0):
         return None
-    return value * MG_PER_UNIT[unit]
+    return value * factor
 
 
 # The same product's words come back with each of its orders: read each text once.
@@ -275,7 +318,12 @@ def _strength_from_text(words: str) -> float | None:
         return None
     # EHRs send the same name as code.text and as the coding's display, so one strength may
     # be written twice; two different strengths cannot be told apart.
-    strengths = {float(value) * MG_PER_UNIT[unit] for value, unit in _STRENGTH.findall(lowered)}
+    units = dose_units()
+    strengths = {
+        float(value) * factor
+        for value, unit in _strength_pattern().findall(lowered)
+        if (factor := units.mg(unit)) is not None
+    }
     return strengths.pop() if len(strengths) == 1 else None
 
 

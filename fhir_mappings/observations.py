@@ -14,20 +14,11 @@ from collections.abc import Iterable
 from datetime import date
 
 from facts.observations import PainScore
+from fhir_mappings.fhir_dates import exact_day
 from fhir_mappings.json_access import JsonObject, codings, number, obj, reference_of, text
-from fhir_mappings.periods import fhir_date
+from fhir_mappings.measures import pain_score_codes
 
 log = logging.getLogger(__name__)
-
-LOINC = "http://loinc.org"
-
-# terminology.md §3d, every row verified: members of the VSAC Standardized Pain Assessment
-# Tool value set (2.16.840.1.113883.3.526.2.1073, LOINC 2.76). The labels are ours.
-PAIN_SCORE_CODES: dict[str, str] = {
-    "72514-3": "Pain severity 0-10 (reported)",
-    "38208-5": "Pain severity (reported)",
-    "38214-3": "Pain severity, visual analogue score",
-}
 
 COUNTED_STATUSES = frozenset({"final", "amended", "corrected"})
 PRELIMINARY = "preliminary"
@@ -53,12 +44,10 @@ def pain_scores(observations: Iterable[JsonObject]) -> tuple[PainScore, ...]:
 def pain_score(observation: JsonObject) -> PainScore | None:
     """The score one Observation records, or None when it is not a pain score the guideline
     reads (another code, a status that does not count, no numeric value, no date)."""
+    # The codes are those of fhir_mappings/data/pain_scores.csv (terminology.md §3d).
+    known = pain_score_codes()
     code = next(
-        (
-            code
-            for system, code in codings(observation.get("code"))
-            if system == LOINC and code in PAIN_SCORE_CODES
-        ),
+        (known[key] for key in codings(observation.get("code")) if key in known),
         None,
     )
     if code is None:
@@ -73,7 +62,7 @@ def pain_score(observation: JsonObject) -> PainScore | None:
     amount, unit = value
     return PainScore(
         reference=reference_of(observation),
-        label=PAIN_SCORE_CODES[code],
+        label=code.label,
         value=amount,
         unit=unit,
         when=when,
@@ -105,9 +94,10 @@ def _unit(unit: str | None) -> str | None:
 
 
 def _when(observation: JsonObject) -> date | None:
+    # A score is shown with its day: a partial date gives none, and the score is left out.
     return (
-        fhir_date(observation.get("effectiveDateTime"))
-        or fhir_date(obj(observation.get("effectivePeriod")).get("start"))
-        or fhir_date(observation.get("effectiveInstant"))
-        or fhir_date(observation.get("issued"))
+        exact_day(observation.get("effectiveDateTime"))
+        or exact_day(obj(observation.get("effectivePeriod")).get("start"))
+        or exact_day(observation.get("effectiveInstant"))
+        or exact_day(observation.get("issued"))
     )

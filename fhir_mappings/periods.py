@@ -18,10 +18,10 @@ order's period is read from everything FHIR says about it:
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 from facts.medications import CURRENT_STATUSES, Interval
 from fhir_mappings.durations import duration_days
+from fhir_mappings.fhir_dates import first_day, last_day
 from fhir_mappings.json_access import JsonObject, number, obj, objs
 
 
@@ -31,17 +31,18 @@ def order_period(order: JsonObject, status: str) -> Interval | None:
     validity = obj(dispense.get("validityPeriod"))
     effective = obj(order.get("effectivePeriod"))
     lines = list(objs(order.get("dosageInstruction", order.get("dosage"))))
+    # A partial date widens the period: a start is its first day, an end its last (fhir_dates).
     starts = [
-        fhir_date(order.get("authoredOn")),
-        fhir_date(validity.get("start")),
-        fhir_date(effective.get("start")),
-        fhir_date(order.get("effectiveDateTime")),
-        *(fhir_date(_bounds(line).get("start")) for line in lines),
+        first_day(order.get("authoredOn")),
+        first_day(validity.get("start")),
+        first_day(effective.get("start")),
+        first_day(order.get("effectiveDateTime")),
+        *(first_day(_bounds(line).get("start")) for line in lines),
     ]
     start = min((s for s in starts if s is not None), default=None)
     if status in CURRENT_STATUSES:
         return Interval(start, None)
-    ends = [fhir_date(validity.get("end")), fhir_date(effective.get("end"))]
+    ends = [last_day(validity.get("end")), last_day(effective.get("end"))]
     ends.extend(_line_end(line, start) for line in lines)
     known = [e for e in ends if e is not None]
     end = max(known) if known else _supply_end(dispense, start)
@@ -58,14 +59,14 @@ def _bounds(line: JsonObject) -> JsonObject:
 
 def _line_end(line: JsonObject, order_start: date | None) -> date | None:
     bounds = _bounds(line)
-    end = fhir_date(bounds.get("end"))
+    end = last_day(bounds.get("end"))
     if end is not None:
         return end
     repeat = obj(obj(line.get("timing")).get("repeat"))
     days = duration_days(repeat.get("boundsDuration"))
     if days is None:
         days = duration_days(obj(repeat.get("boundsRange")).get("high"))
-    start = fhir_date(bounds.get("start")) or order_start
+    start = first_day(bounds.get("start")) or order_start
     if days is None or start is None:
         return None
     return start + timedelta(days=days)
@@ -77,13 +78,3 @@ def _supply_end(dispense: JsonObject, start: date | None) -> date | None:
         return None
     repeats = number(dispense.get("numberOfRepeatsAllowed")) or 0.0
     return start + timedelta(days=days * (1 + max(repeats, 0.0)))
-
-
-def fhir_date(value: Any) -> date | None:
-    """The date of a FHIR date or dateTime; None for a partial date or anything else."""
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None

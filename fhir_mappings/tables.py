@@ -11,8 +11,14 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
 
 VERIFIED_VALUES = ("yes", "partial", "no")
+
+# Where the built-in tables are shipped: `fhir_mappings/data/` (package data).
+DATA_PACKAGE = "fhir_mappings"
+DATA_DIR = "data"
 
 # The columns of every table of codes and synonyms, in order.
 CODE_COLUMNS = ("concept", "system", "code", "display", "source", "verified", "note")
@@ -83,6 +89,18 @@ def read_table(text: str, file: str, columns: Sequence[str]) -> tuple[Row, ...]:
             )
         rows.append(Row(where, tuple(zip(columns, (c.strip() for c in record), strict=True))))
     return tuple(rows)
+
+
+def builtin_label(name: str) -> str:
+    """How messages name a built-in table file."""
+    return f"{DATA_PACKAGE}/{DATA_DIR}/{name}"
+
+
+@cache
+def builtin_rows(name: str, columns: tuple[str, ...]) -> tuple[Row, ...]:
+    """The rows of one built-in table, read once per process."""
+    resource = files(DATA_PACKAGE).joinpath(DATA_DIR, name)
+    return read_table(resource.read_text(encoding="utf-8"), builtin_label(name), columns)
 
 
 def check_verified(row: Row) -> str:

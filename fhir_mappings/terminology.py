@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache, lru_cache
-from importlib.resources import files
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
@@ -35,12 +34,15 @@ from fhir_mappings.code_tables import (
     normalise,
     parse_system,
 )
+from fhir_mappings.measures import DOSE_UNIT_FILE, PAIN_SCORE_FILE, dose_units, pain_score_codes
 from fhir_mappings.tables import (
     CODE_COLUMNS,
     SITE_COLUMNS,
     Row,
     TerminologyError,
     Where,
+    builtin_label,
+    builtin_rows,
     check_verified,
     read_table,
 )
@@ -69,9 +71,6 @@ __all__ = [
     "load_terminology",
 ]
 
-DATA_PACKAGE = "fhir_mappings"
-DATA_DIR = "data"
-
 # Concepts of the condition table beyond the ConditionClass values.
 REMISSION = "remission"
 # Concepts of the medication table beyond ingredient keys.
@@ -88,11 +87,6 @@ RESIDUAL_LIMB = "residual-limb"
 # Concepts of the language table.
 NEGATION_BEFORE = "negation-before"
 NEGATION_AFTER = "negation-after"
-
-# Version 1's coarse heart classes are no longer produced (GUIDELINE v2 §4 grades findings).
-RETIRED_CONDITION_CLASSES = frozenset(
-    {ConditionClass.CARDIAC_DISEASE, ConditionClass.CONDUCTION_ABNORMALITY}
-)
 
 
 class Form(StrEnum):
@@ -195,13 +189,17 @@ def load_terminology(site_file: str | Path | None) -> Terminology:
 
 
 def _build(site_rows: Iterable[Row], site_label: str | None = None) -> Terminology:
-    ingredients = _ingredients(_builtin_rows(INGREDIENT_FILE, INGREDIENT_COLUMNS))
-    drugs = _clinical_drugs(_builtin_rows(CLINICAL_DRUG_FILE, CLINICAL_DRUG_COLUMNS), ingredients)
+    ingredients = _ingredients(builtin_rows(INGREDIENT_FILE, INGREDIENT_COLUMNS))
+    drugs = _clinical_drugs(builtin_rows(CLINICAL_DRUG_FILE, CLINICAL_DRUG_COLUMNS), ingredients)
     by_table: dict[str, list[Row]] = {
-        table: list(_builtin_rows(name, CODE_COLUMNS)) for table, name in CODE_FILES.items()
+        table: list(builtin_rows(name, CODE_COLUMNS)) for table, name in CODE_FILES.items()
     }
-    names = [_builtin_label(n) for n in (INGREDIENT_FILE, CLINICAL_DRUG_FILE)]
-    names += [_builtin_label(n) for n in CODE_FILES.values()]
+    names = [builtin_label(n) for n in (INGREDIENT_FILE, CLINICAL_DRUG_FILE)]
+    names += [builtin_label(n) for n in CODE_FILES.values()]
+    # The measure tables are not a site's to extend, but are checked with the rest at start-up.
+    pain_score_codes()
+    dose_units()
+    names += [builtin_label(n) for n in (PAIN_SCORE_FILE, DOSE_UNIT_FILE)]
     for row in site_rows:
         by_table[row["table"]].append(row)
     if site_label is not None:
@@ -269,16 +267,6 @@ def __getattr__(name: str) -> Mapping[str, ClinicalDrug]:
 # --- reading ------------------------------------------------------------------------------
 
 
-def _builtin_label(name: str) -> str:
-    return f"{DATA_PACKAGE}/{DATA_DIR}/{name}"
-
-
-@cache
-def _builtin_rows(name: str, columns: tuple[str, ...]) -> tuple[Row, ...]:
-    resource = files(DATA_PACKAGE).joinpath(DATA_DIR, name)
-    return read_table(resource.read_text(encoding="utf-8"), _builtin_label(name), columns)
-
-
 def _site_rows(path: Path) -> tuple[Row, ...]:
     label = str(path)
     try:
@@ -299,9 +287,7 @@ class _Vocabulary:
     """The concepts each table may name."""
 
     def __init__(self, ingredients: Mapping[str, Ingredient]) -> None:
-        self.conditions = frozenset(
-            {c.value for c in ConditionClass if c not in RETIRED_CONDITION_CLASSES} | {REMISSION}
-        )
+        self.conditions = frozenset({c.value for c in ConditionClass} | {REMISSION})
         self.medications = frozenset(
             set(ingredients) | {f"{CLASS_PREFIX}{t.value}" for t in TherapyClass} | PRODUCT_WORDS
         )
@@ -440,7 +426,7 @@ def _no_clinical_drug_clash(
         if system == RXNORM and row["code"] in drugs:
             raise row.where.error(
                 f"RxNorm {row['code']} is already a clinical drug of "
-                f"{_builtin_label(CLINICAL_DRUG_FILE)}; a code is defined once"
+                f"{builtin_label(CLINICAL_DRUG_FILE)}; a code is defined once"
             )
 
 

@@ -44,33 +44,74 @@ def is_snri(medication: MedicationFact) -> bool:
     return TherapyClass.SNRI in medication.classes and not medication.topical
 
 
+def _drafts(orders: tuple[MedicationFact, ...]) -> tuple[MedicationFact, ...]:
+    return tuple(m for m in orders if not m.current)
+
+
+def _current(orders: tuple[MedicationFact, ...]) -> tuple[MedicationFact, ...]:
+    return tuple(m for m in orders if m.current)
+
+
 def _replacements(
-    chart: Chart, hook: Hook, orders: tuple[MedicationFact, ...], therapies: tuple[Therapy, ...]
+    chart: Chart,
+    hook: Hook,
+    orders: tuple[MedicationFact, ...],
+    therapies: tuple[Therapy, ...],
+    beside: tuple[MedicationFact, ...] = (),
 ) -> tuple[tuple[Alternative, ...], tuple[Exclusion, ...]]:
     """Swap the orders for each therapy the patient may be offered: at order time the drafts
-    are replaced; on the chart the current orders are switched (the new draft, then a stop)."""
+    are replaced; on the chart the current orders are switched (the new draft, then a stop).
+
+    `beside` are the other orders of the class being swapped away that are in effect (other
+    drafts, current orders): a swap to the alternative class goes for them too, or it would
+    stack the two classes itself (§3: TCA and SNRI are never taken together)."""
     offered, left_out = chart.sort_out(therapies)
     if hook is Hook.PATIENT_VIEW:
         return tuple(Alternative(Change.SWITCH, t, stops=orders) for t in offered), left_out
-    return tuple(Alternative(Change.REPLACE, t, removes=orders) for t in offered), left_out
+    removes, stops = orders + _drafts(beside), _current(beside)
+    change = Change.SWITCH if stops else Change.REPLACE
+    return (
+        tuple(Alternative(change, t, removes=removes, stops=stops) for t in offered),
+        left_out,
+    )
+
+
+def _other_tcas(orders: Orders, hook: Hook) -> tuple[MedicationFact, ...]:
+    """The systemic TCAs in effect beside the judged ones: other drafts and current orders at
+    order time (on the chart every current order is judged already)."""
+    if hook is Hook.PATIENT_VIEW:
+        return ()
+    return tuple(m for m in orders.alongside if m.systemic_tca)
+
+
+def _snri_swaps(
+    chart: Chart, orders: Orders, hook: Hook, tcas: tuple[MedicationFact, ...]
+) -> tuple[tuple[Alternative, ...], tuple[Exclusion, ...], tuple[MedicationFact, ...]]:
+    """An SNRI instead of the TCAs: the swaps, the SNRIs left out, and the other TCAs in
+    effect. A TCA already in effect is named on the card (the dose check sums it with the new
+    one) and the swap stops it too."""
+    beside = _other_tcas(orders, hook)
+    alternatives, left_out = _replacements(chart, hook, tcas, SNRIS, beside)
+    snris = tuple(m for m in (*orders.judged, *orders.alongside) if is_snri(m))
+    if snris:
+        # An SNRI is already there (current, or being ordered): the swap is to drop the TCA,
+        # not to order a second SNRI.
+        change = Change.STOP_CURRENT if hook is Hook.PATIENT_VIEW else Change.REMOVE
+        drop = Alternative(
+            change,
+            removes=() if change is Change.STOP_CURRENT else tcas + _drafts(beside),
+            stops=tcas if change is Change.STOP_CURRENT else _current(beside),
+            keeps=snris,
+        )
+        alternatives = (drop,)
+    return alternatives, left_out, beside
 
 
 def tca_and_heart(chart: Chart, orders: Orders, hook: Hook) -> list[Finding]:
     tcas = tuple(m for m in orders.judged if m.systemic_tca)
     if not tcas or not chart.heart:
         return []
-    alternatives, left_out = _replacements(chart, hook, tcas, SNRIS)
-    current_snris = tuple(m for m in chart.medications if m.current and is_snri(m))
-    if current_snris:
-        # The SNRI the guideline prefers is already there: the swap is to drop the TCA.
-        change = Change.STOP_CURRENT if hook is Hook.PATIENT_VIEW else Change.REMOVE
-        drop = Alternative(
-            change,
-            removes=tcas if change is Change.REMOVE else (),
-            stops=tcas if change is Change.STOP_CURRENT else (),
-            keeps=current_snris,
-        )
-        alternatives = (drop,)
+    alternatives, left_out, beside = _snri_swaps(chart, orders, hook, tcas)
     severity = heart_severity(chart.heart, chart.today)
     return [
         Finding(
@@ -78,6 +119,7 @@ def tca_and_heart(chart: Chart, orders: Orders, hook: Hook) -> list[Finding]:
             severity,
             tcas,
             conditions=chart.heart,
+            related=beside,
             alternatives=alternatives,
             left_out=tuple(e for e in left_out if e.reason is not Reason.CURRENT),
         )
@@ -109,13 +151,14 @@ def tca_and_risk_factors(chart: Chart, orders: Orders, hook: Hook) -> list[Findi
     tcas = tuple(m for m in orders.judged if m.systemic_tca)
     if not tcas or not chart.risk_factors:
         return []
-    alternatives, left_out = _replacements(chart, hook, tcas, SNRIS)
+    alternatives, left_out, beside = _snri_swaps(chart, orders, hook, tcas)
     return [
         Finding(
             Rule.TCA_CV_RISK,
             Severity.INFO,
             tcas,
             conditions=chart.risk_factors,
+            related=beside,
             alternatives=alternatives,
             left_out=left_out,
         )

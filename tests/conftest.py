@@ -39,6 +39,8 @@ def pytest_configure(config: pytest.Config) -> None:
             del os.environ[name]
     _default_database_dir = Path(tempfile.mkdtemp(prefix="plp-cds-tests-"))
     os.environ["DATABASE_URL"] = f"sqlite:///{_default_database_dir / 'plp-cds.db'}"
+    # The card journal too: never ./plp-cds-state in the working tree.
+    os.environ["CDS_STATE_DIR"] = str(_default_database_dir / "state")
     get_settings.cache_clear()
     # Hypothesis would keep its examples and caches in ./.hypothesis; the tests keep nothing.
     set_hypothesis_home_dir(str(_default_database_dir / "hypothesis"))
@@ -54,7 +56,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # Each test gets its own database, so none sees another's rows.
-    return Settings(database_url=f"sqlite:///{tmp_path / 'cds.db'}")
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'cds.db'}", cds_state_dir=str(tmp_path / "state")
+    )
 
 
 @pytest.fixture

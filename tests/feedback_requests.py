@@ -66,7 +66,7 @@ def drain_card_records(client: TestClient) -> None:
     assert client.portal is not None, "use the client inside `with`"
     recorder = runtime_of(client.app).recorder
     assert recorder is not None, "storage is open while the app runs"
-    client.portal.call(recorder.drain)
+    assert client.portal.call(recorder.drain), f"card records not written: {recorder.state()}"
 
 
 def send_feedback(

@@ -127,6 +127,17 @@ def hook_request(
     }
 
 
+def fhir_authorization(token: str, scope: str = "patient/*.read") -> dict[str, Any]:
+    """A request's `fhirAuthorization`: the access token the service sends the FHIR server."""
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": scope,
+        "subject": "cds-service",
+    }
+
+
 SERVICE_IDS = {
     "patient-view": "phantom-limb-pain-patient-view",
     "order-select": "phantom-limb-pain-order-select",

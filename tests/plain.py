@@ -10,9 +10,9 @@ import itertools
 from datetime import date, timedelta
 
 from facts.allergies import AllergyFact
-from facts.classes import Amine, ConditionClass, TherapyClass
+from facts.classes import HEART_CONCERNS, Amine, ConditionClass, TherapyClass
 from facts.conditions import ConditionFact
-from facts.dose import DailyDose, UnknownDose
+from facts.dose import DailyDose, DoseGap, UnknownDose
 from facts.medications import CURRENT_STATUSES, Interval, MedicationFact
 from facts.observations import PainScore
 from facts.orders import SplintOrder, SplintSite
@@ -72,7 +72,7 @@ def med(
     dose: DailyDose | UnknownDose = (
         DailyDose(mg_per_day, f"{mg_per_day:g} mg/day")
         if mg_per_day is not None
-        else UnknownDose("no dosage instructions")
+        else UnknownDose("no dosage instructions", DoseGap.NOT_WRITTEN)
     )
     return MedicationFact(
         reference=f"MedicationRequest/{id or ingredient + '-' + str(next(_ids))}",
@@ -147,24 +147,6 @@ def splint(site: SplintSite, *, id: str = "s1") -> SplintOrder:
     return SplintOrder(f"DeviceRequest/{id}", "Immobilisation splint", site)
 
 
-HEART_CLASSES = frozenset(
-    {
-        ConditionClass.ISCHAEMIC_HEART_DISEASE,
-        ConditionClass.MYOCARDIAL_INFARCTION,
-        ConditionClass.HEART_FAILURE,
-        ConditionClass.CARDIOMYOPATHY,
-        ConditionClass.ATRIAL_ARRHYTHMIA,
-        ConditionClass.VENTRICULAR_ARRHYTHMIA,
-        ConditionClass.AV_BLOCK_FIRST_DEGREE,
-        ConditionClass.AV_BLOCK_SECOND_DEGREE,
-        ConditionClass.AV_BLOCK_HIGH_GRADE,
-        ConditionClass.VENTRICULAR_CONDUCTION_BLOCK,
-        ConditionClass.PRE_EXCITATION,
-        ConditionClass.LONG_QT,
-        ConditionClass.OTHER_HEART_DISEASE,
-    }
-)
-
 PLP = condition(ConditionClass.PHANTOM_LIMB_PAIN, id="plp")
 
 
@@ -178,7 +160,7 @@ def patient(
     conditions = [i for i in items if isinstance(i, ConditionFact)]
     return PatientFacts(
         phantom_limb_pain=(PLP,) if in_scope else (),
-        heart=tuple(c for c in conditions if c.classes & HEART_CLASSES),
+        heart=tuple(c for c in conditions if c.classes & HEART_CONCERNS),
         risk_factors=tuple(c for c in conditions if ConditionClass.CV_RISK_FACTOR in c.classes),
         medications=tuple(i for i in items if isinstance(i, MedicationFact)),
         opioid_use_disorder=tuple(

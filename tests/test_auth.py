@@ -19,6 +19,7 @@ import respx
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import ECKey, Key, OctKey, RSAKey
+from prometheus_client import REGISTRY
 
 from cds.app import create_app
 from cds.security.replay import MemoryReplayStore
@@ -529,3 +530,61 @@ def test_redis_down_fails_closed(
     down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
     with TestClient(create_app(down)) as client:
         assert_refused(call(client, example, token()))
+
+
+# -- refusals are counted by reason ---------------------------------------------------------
+
+COUNTED_AS = {
+    "alg none": "algorithm",
+    "no kid": "header",
+    "typ not JWT": "header",
+    "unknown kid": "unknown_key",
+    "other key, same kid": "bad_signature",
+    "expired": "invalid_claims",
+    "exp far future": "invalid_claims",
+    "untrusted iss": "untrusted_issuer",
+    "jku not listed": "jku_not_allowed",
+    "garbage": "malformed_token",
+    "two parts": "malformed_token",
+}
+
+
+def refusals(reason: str) -> float:
+    return REGISTRY.get_sample_value("cds_auth_failures_total", {"reason": reason}) or 0.0
+
+
+@pytest.mark.parametrize(("case", "reason"), COUNTED_AS.items(), ids=COUNTED_AS.keys())
+def test_each_refusal_is_counted_under_its_reason(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any], case: str, reason: str
+) -> None:
+    make, _ = REFUSED[case]
+    before = refusals(reason)
+    assert_refused(call(client, example, make()))
+    assert refusals(reason) == before + 1
+
+
+def test_missing_replayed_and_unverifiable_tokens_are_counted(
+    client: TestClient, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    before = {r: refusals(r) for r in ("missing_token", "replay", "jwks_unavailable")}
+    assert_refused(call(client, example, None))
+    jwt_text = token()
+    assert call(client, example, jwt_text).status_code == 200
+    assert_refused(call(client, example, jwt_text))
+    ehr["jwks"].respond(503)
+    assert_refused(call(client, example, token(ec_key("rotated-away"))))
+    assert {r: refusals(r) - n for r, n in before.items()} == {
+        "missing_token": 1,
+        "replay": 1,
+        "jwks_unavailable": 1,
+    }
+
+
+def test_a_replay_store_that_is_down_is_counted(
+    settings: Settings, ehr: respx.MockRouter, example: dict[str, Any]
+) -> None:
+    before = refusals("replay_store_unavailable")
+    down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    with TestClient(create_app(down)) as client:
+        assert_refused(call(client, example, token()))
+    assert refusals("replay_store_unavailable") == before + 1

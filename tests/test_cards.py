@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from cards.actions import Drafting
+from cards.arrange import arrange
 from cards.catalog import catalog
-from cards.models import Card
+from cards.models import Action, Card, Suggestion
 from cards.orders import order_cards
 from cards.patient_view import patient_view_cards
+from cards.source import override_reasons, source
 from facts.classes import ConditionClass as C
 from facts.classes import TherapyClass
+from facts.dose import DailyDose, DoseGap, UnknownDose
 from facts.medications import MedicationFact
 from facts.patient import PatientFacts
 from guideline.findings import (
@@ -39,16 +43,25 @@ def original(order: MedicationFact) -> dict[str, Any]:
     return {
         "resourceType": kind,
         "id": id_,
-        "status": "active",
+        "meta": {"versionId": "1"},
+        "identifier": [{"system": "urn:ehr:placer", "value": id_}],
+        "status": order.status,
         "intent": "order",
         "medicationCodeableConcept": {"text": order.label},
         "subject": {"reference": "Patient/pat-1"},
+        "dosageInstruction": [{"text": f"{order.label}: as written"}],
     }
 
 
 def drafting(*orders: MedicationFact) -> Drafting:
-    originals: Mapping[str, dict[str, Any]] = {o.reference: original(o) for o in orders}
-    return Drafting(catalog(), "pat-1", "Condition/plp", originals.get)
+    """The EHR's resources for the orders: the chart's, and the request's drafts."""
+    chart: Mapping[str, dict[str, Any]] = {
+        o.reference: original(o) for o in orders if o.status != "draft"
+    }
+    drafts: Mapping[str, dict[str, Any]] = {
+        o.reference: original(o) for o in orders if o.status == "draft"
+    }
+    return Drafting(catalog(), "pat-1", "Condition/plp", chart.get, drafts=drafts.get)
 
 
 def conformant(cards: list[Card]) -> list[dict[str, Any]]:
@@ -132,18 +145,39 @@ class TestSwitchSuggestions:
         findings = order_findings(
             patient(tca), (snri,), (), selected=None, hook=Hook.ORDER_SIGN, today=TODAY
         )
-        [card] = conformant(order_cards(findings, drafting(tca)))
+        [card] = conformant(order_cards(findings, drafting(tca, snri)))
         assert card["indicator"] == "warning"
         assert card["source"]["topic"]["code"] == "tca-snri-stacked"
         [switch] = card["suggestions"]
         assert switch["label"] == "Switch from nortriptyline to duloxetine"
-        [stop] = switch["actions"]
+        # The drafted duloxetine is the target: re-created as written first, so a client that
+        # applies only the first action keeps duloxetine; then the original draft goes, then
+        # the current nortriptyline stops.
+        recreate, delete, stop = switch["actions"]
+        written = original(snri)
+        assert recreate["type"] == "create"
+        assert recreate["resource"] == {
+            k: v for k, v in written.items() if k not in {"id", "meta", "identifier"}
+        }
+        assert recreate["resource"]["dosageInstruction"] == written["dosageInstruction"]
+        assert (delete["type"], delete["resourceId"]) == ("delete", "MedicationRequest/dx")
         assert (stop["type"], stop["resourceId"], stop["resource"]["status"]) == (
             "update",
             "MedicationRequest/nt",
             "stopped",
         )
         assert "MedicationRequest/nt" in card["detail"] and "MedicationRequest/dx" in card["detail"]
+
+    def test_a_switch_towards_a_draft_not_at_hand_is_left_out_not_started_with_a_stop(
+        self,
+    ) -> None:
+        tca, snri = med("nortriptyline", id="nt", mg_per_day=25), draft("duloxetine", id="dx")
+        findings = order_findings(
+            patient(tca), (snri,), (), selected=None, hook=Hook.ORDER_SIGN, today=TODAY
+        )
+        # The chart's nortriptyline is at hand, the duloxetine draft is not.
+        [card] = conformant(order_cards(findings, drafting(tca)))
+        assert "suggestions" not in card
 
     @pytest.mark.parametrize(
         ("alternative", "label"),
@@ -170,11 +204,31 @@ class TestSwitchSuggestions:
                 Alternative(Change.REPLACE, T.NORTRIPTYLINE, removes=(draft("amitriptyline"),)),
                 "Replace with nortriptyline",
             ),
+            (
+                Alternative(
+                    Change.SWITCH,
+                    T.DULOXETINE,
+                    removes=(draft("amitriptyline"),),
+                    stops=(med("nortriptyline"),),
+                ),
+                "Switch to duloxetine: remove the amitriptyline draft and stop nortriptyline",
+            ),
+            (
+                Alternative(
+                    Change.REMOVE,
+                    removes=(draft("amitriptyline"),),
+                    stops=(med("nortriptyline"),),
+                    keeps=(med("duloxetine"),),
+                ),
+                "Keep duloxetine: remove the amitriptyline draft and stop nortriptyline",
+            ),
         ],
     )
     def test_labels(self, alternative: Alternative, label: str) -> None:
         orders = [
-            o for o in (*alternative.removes, *alternative.stops) if isinstance(o, MedicationFact)
+            o
+            for o in (*alternative.removes, *alternative.stops, *alternative.keeps)
+            if isinstance(o, MedicationFact)
         ]
         built = drafting(*orders).suggestion(alternative)
         assert built is not None and built.label == label
@@ -490,7 +544,25 @@ class TestPrecautionCards:
         )
         card = self.card(finding)
         assert card["summary"] == "TCA total 100 mg/day: the guideline prefers below 100 mg/day"
-        assert "100 mg/day" in card["detail"] and "**Total: 100 mg/day.**" in card["detail"]
+        assert "100 mg/day" in card["detail"] and "**Total: 100 mg/day**" in card["detail"]
+
+    @pytest.mark.parametrize("total", [100, 125, 500])
+    def test_the_dose_card_states_the_threshold_for_any_total(self, total: int) -> None:
+        order = draft("nortriptyline", mg_per_day=total)
+        assert isinstance(order.dose, DailyDose)
+        finding = Finding(
+            Rule.TCA_DOSE,
+            Severity.WARNING,
+            (order,),
+            doses=((order, order.dose),),
+            total_mg_per_day=total,
+        )
+        detail = self.card(finding)["detail"]
+        assert (
+            f"**Total: {total} mg/day**, at or above 100 mg/day: the guideline keeps the total "
+            "TCA dose preferably below 100 mg/day." in detail
+        )
+        assert "itself" not in detail
 
     def test_the_long_term_opioid_card(self) -> None:
         order = med("oxycodone", id="oxy", start=days_ago(730))
@@ -528,6 +600,34 @@ class TestPrecautionCards:
             == "TCA daily dose could not be verified against the 100 mg/day limit"
         )
         assert "no dosage instructions" in warning["detail"]
+
+    @pytest.mark.parametrize(
+        ("gaps", "summary"),
+        [
+            (
+                (DoseGap.STRENGTH,),
+                "TCA product strength could not be read: check the daily dose against 100 mg/day",
+            ),
+            (
+                (DoseGap.UNREADABLE,),
+                "TCA daily dose could not be worked out: check it against 100 mg/day",
+            ),
+            (
+                (DoseGap.NOT_WRITTEN, DoseGap.STRENGTH),
+                "TCA daily dose could not be worked out: check it against 100 mg/day",
+            ),
+        ],
+    )
+    def test_a_dose_written_but_not_readable_is_not_called_incomplete(
+        self, gaps: tuple[DoseGap, ...], summary: str
+    ) -> None:
+        orders = tuple(
+            replace(draft("nortriptyline"), dose=UnknownDose(f"reason {gap}", gap)) for gap in gaps
+        )
+        note = self.card(Finding(Rule.TCA_DOSE_UNKNOWN, Severity.INFO, orders))
+        assert note["summary"] == summary
+        assert "not yet complete" not in note["summary"] and "Not yet known" not in note["detail"]
+        assert "preferably below 100 mg/day" in note["detail"]
 
     def test_cards_come_most_serious_first(self) -> None:
         findings = (
@@ -600,3 +700,56 @@ def test_ehr_text_in_the_new_sections_is_shown_as_text() -> None:
     assert not re.search(r"(?<!\\)\[click|(?<!\\)<img", detail)
     # The allergy (twice: not tolerated, not offered) and the score.
     assert detail.count(r"\[click\](https\://evil.example) \<img src=x\>") == 3
+
+
+class TestArrange:
+    """cards/arrange.py: the most serious first, each suggestion once."""
+
+    def card(self, indicator: Severity, summary: str, *labels: str) -> Card:
+        suggestions = [
+            Suggestion(
+                label=label,
+                actions=[
+                    Action(
+                        type="delete",
+                        description=label,
+                        resourceId=f"MedicationRequest/{label[-1]}",
+                    )
+                ],
+            )
+            for label in labels
+        ]
+        return Card(
+            summary=summary,
+            indicator=indicator,
+            source=source("tca-heart"),
+            overrideReasons=override_reasons("benefit-outweighs-risk"),
+            suggestions=suggestions or None,
+            selectionBehavior="at-most-one" if suggestions else None,
+        )
+
+    def test_the_most_serious_first_in_a_stable_order(self) -> None:
+        cards = [
+            self.card(Severity.INFO, "i1"),
+            self.card(Severity.WARNING, "w1"),
+            self.card(Severity.CRITICAL, "c1"),
+            self.card(Severity.WARNING, "w2"),
+            self.card(Severity.INFO, "i2"),
+        ]
+        assert [c.summary for c in arrange(cards)] == ["c1", "w1", "w2", "i1", "i2"]
+
+    def test_a_suggestion_two_cards_reach_stays_on_the_first(self) -> None:
+        # Same actions, worded differently: the same fix.
+        first = self.card(Severity.WARNING, "w", "Drop a")
+        second = self.card(Severity.WARNING, "s", "Remove a", "Remove b")
+        kept, trimmed = arrange([first, second])
+        assert kept == first
+        assert [s.label for s in trimmed.suggestions or ()] == ["Remove b"]
+        assert trimmed.uuid == second.uuid and trimmed.selectionBehavior == "at-most-one"
+        assert "\u201cw\u201d above** (not repeated here): Remove a." in (trimmed.detail or "")
+
+    def test_a_card_left_with_no_suggestion_has_no_selection_behavior(self) -> None:
+        _, trimmed = arrange(
+            [self.card(Severity.CRITICAL, "c", "Drop a"), self.card(Severity.INFO, "i", "Drop a")]
+        )
+        assert trimmed.suggestions is None and trimmed.selectionBehavior is None

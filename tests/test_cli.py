@@ -207,6 +207,24 @@ def test_tracing_without_its_extra_is_one_line(
     )
 
 
+def test_a_state_directory_that_cannot_hold_the_journal_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    occupied = tmp_path / "a-file"
+    occupied.write_text("")
+    monkeypatch.setenv("CDS_STATE_DIR", str(occupied))
+    code, _, err = run(["serve"], capsys)
+    assert code == 1
+    [line] = err.splitlines()
+    assert line.startswith(
+        f"plp-cds serve: CDS_STATE_DIR='{occupied}' cannot hold the card journal"
+    )
+    assert line.endswith(
+        "Fix: set CDS_STATE_DIR to a directory this user can write, or unset it for the "
+        "default (./plp-cds-state)."
+    )
+
+
 # -- secure defaults: where and how `serve` may listen ---------------------------------------
 
 

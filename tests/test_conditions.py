@@ -11,6 +11,8 @@ from facts.conditions import ConditionFact
 from fhir_mappings.conditions import condition_fact, in_scope
 from fhir_mappings.facts import patient_facts
 from fhir_mappings.resources import collect
+from guideline.findings import Severity
+from guideline.heart import heart_severity
 from tests.fhir import ICD10, ICD10CM, SNOMED, bundle, condition
 
 
@@ -164,11 +166,12 @@ def test_heart_risk_and_opioid_use_disorder_classes(
     assert fact is not None and fact.classes == expected
 
 
-@pytest.mark.parametrize("retired", [C.CARDIAC_DISEASE, C.CONDUCTION_ABNORMALITY])
-def test_version_1_heart_classes_are_no_longer_produced(retired: ConditionClass) -> None:
-    for code in ("I50.9", "I21.4", "I44.2", "I45.81", "I48.0", "I25.2"):
-        fact = condition_fact(condition(code))
-        assert fact is not None and retired not in fact.classes
+@pytest.mark.parametrize("retired", ["cardiac-disease", "conduction-abnormality"])
+def test_version_1_heart_classes_are_retired(retired: str) -> None:
+    # Version 1's two coarse classes are gone: every cardiac code maps to a §4 finding (above),
+    # and a site table naming a retired class is refused (test_terminology_tables).
+    with pytest.raises(ValueError, match=retired):
+        ConditionClass(retired)
 
 
 def test_unrelated_conditions_carry_no_fact() -> None:
@@ -191,11 +194,9 @@ def test_resolved_risk_factors_do_not_count() -> None:
     assert facts.risk_factors == ()
 
 
-def test_conduction_findings_are_picked_out_of_heart_conditions() -> None:
-    # `conduction` keeps version 1's grouping for the guideline until it reads the findings.
+def test_every_cardiac_finding_is_kept_with_its_own_class() -> None:
     facts = patient_facts(collect([bundle(condition("I50.9"), condition("I44.2"))]))
-    assert len(facts.heart) == 2
-    assert [c.classes for c in facts.conduction] == [{ConditionClass.AV_BLOCK_HIGH_GRADE}]
+    assert [c.classes for c in facts.heart] == [{C.HEART_FAILURE}, {C.AV_BLOCK_HIGH_GRADE}]
 
 
 # --- liveness: abatement, remission, dates (GUIDELINE §1) ----------------------------------
@@ -214,7 +215,12 @@ def fact_of(resource: dict) -> ConditionFact:
     [
         ({"abatementDateTime": "2024-03-01"}, True),
         ({"abatementDateTime": "2026-11-24T08:00:00Z"}, True),  # today has begun
-        ({"abatementDateTime": "2019"}, True),  # a partial date
+        ({"abatementDateTime": "2019"}, True),  # a partial date: its last day has passed
+        ({"abatementDateTime": "2026-10"}, True),
+        # This year or month may still be ahead: the Condition stays live (fhir_dates).
+        ({"abatementDateTime": "2026"}, False),
+        ({"abatementDateTime": "2026-11"}, False),
+        ({"abatementPeriod": {"start": "2026-11"}}, False),
         ({"abatementDateTime": "2027-01-15"}, False),  # planned, in the future
         ({"abatementDateTime": "not a date"}, True),  # present, so it has abated
         ({"abatementPeriod": {"start": "2020-01-01", "end": "2021-06-30"}}, True),
@@ -263,9 +269,34 @@ def test_onset_and_recorded_dates() -> None:
         }
     )
     assert (fact.onset, fact.recorded) == (date(2026, 11, 10), date(2026, 11, 11))
-    period = fact_of({**condition("I21.4"), "onsetPeriod": {"start": "2026-10"}})
-    assert (period.onset, period.recorded) == (date(2026, 10, 1), None)
     assert fact_of(condition("I21.4")).onset is None
+
+
+@pytest.mark.parametrize(
+    ("dates", "onset", "recorded"),
+    [
+        # Read only for an MI's recency: a partial date is the latest day it may be.
+        ({"onsetDateTime": "2026-10"}, date(2026, 10, 31), None),
+        ({"onsetDateTime": "2026"}, date(2026, 12, 31), None),
+        ({"onsetPeriod": {"start": "2026-10"}}, date(2026, 10, 31), None),
+        ({"onsetPeriod": {"start": "2026-09-01", "end": "2026-10-15"}}, date(2026, 10, 15), None),
+        ({"recordedDate": "2026-02"}, None, date(2026, 2, 28)),
+    ],
+)
+def test_partial_onset_and_recorded_dates_are_their_last_day(
+    dates: dict, onset: date | None, recorded: date | None
+) -> None:
+    fact = fact_of({**condition("I21.4"), **dates})
+    assert (fact.onset, fact.recorded) == (onset, recorded)
+
+
+def test_an_mi_dated_by_month_alone_may_be_acute() -> None:
+    # GUIDELINE §4: an MI within 30 days is critical. On 24 November an MI of "2026-10" may
+    # be 24 days old (31 October) or 54 (1 October): the cautious reading is the acute one.
+    october = fact_of({**condition("I21.4"), "onsetDateTime": "2026-10"})
+    september = fact_of({**condition("I21.4"), "onsetDateTime": "2026-09"})
+    assert heart_severity((october,), TODAY) is Severity.CRITICAL
+    assert heart_severity((september,), TODAY) is Severity.WARNING
 
 
 def test_opioid_use_disorder_in_the_patient_facts() -> None:

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.calls import post, sign
 from tests.conformance import assert_conformant
-from tests.fhir import PATIENT_ID, SERVICE_IDS, bundle, condition, dosage, hook_request, med, plp
+from tests.fhir import PATIENT_ID, bundle, condition, dosage, hook_request, med, plp
 
 NORTRIPTYLINE_25 = "317136"
 GABAPENTIN_300 = "310431"
@@ -49,14 +50,6 @@ def pain_score(value: float, when: str, *, id: str) -> dict[str, Any]:
     }
 
 
-def post(client: TestClient, hook: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-    response = client.post(f"/cds-services/{SERVICE_IDS[hook]}", json=body)
-    assert response.status_code == 200, response.text
-    assert_conformant(response.json())
-    cards: list[dict[str, Any]] = response.json()["cards"]
-    return cards
-
-
 def view(
     client: TestClient,
     conditions: tuple[dict[str, Any], ...] = (),
@@ -66,21 +59,6 @@ def view(
     body = hook_request(conditions=bundle(plp(), *conditions), medications=bundle(*medications))
     body["prefetch"] |= prefetch
     return post(client, "patient-view", body)
-
-
-def sign(
-    client: TestClient,
-    drafts: list[dict[str, Any]],
-    conditions: tuple[dict[str, Any], ...] = (),
-    active: tuple[dict[str, Any], ...] = (),
-) -> list[dict[str, Any]]:
-    body = hook_request(
-        "order-sign",
-        conditions=bundle(plp(), *conditions),
-        medications=bundle(*active),
-        draftOrders=bundle(*drafts, type="collection"),
-    )
-    return post(client, "order-sign", body)
 
 
 def topic(cards: list[dict[str, Any]], code: str) -> dict[str, Any]:
@@ -162,6 +140,52 @@ class TestAllergies:
         [card] = view(client, allergies=bundle(allergy("Neurontin")))
         assert card["summary"] == "Phantom limb pain: consider pregabalin, the first-line start"
         assert labels(card)[0] == "Pregabalin" and "Gabapentin" not in labels(card)
+
+    def test_an_agent_intolerance_is_its_class_tried_but_leaves_the_class_s_other_agents(
+        self, client: TestClient
+    ) -> None:
+        # GUIDELINE §3: an intolerance to an agent means that agent was tried and not
+        # tolerated, and "intolerance is per agent unless the record names the class". So
+        # imipramine (Tofranil) not tolerated counts as a TCA tried (listed as not tolerated),
+        # but rules out imipramine only: nortriptyline and desipramine, the TCAs the guideline
+        # suggests, are still offered after gabapentin. (Imipramine, a tertiary amine, is
+        # never suggested anyway, so no "left out" line names it.)
+        [card] = view(
+            client,
+            medications=(med(GABAPENTIN_300, status="completed", id="gaba"),),
+            allergies=bundle(allergy("Tofranil - dry mouth, urinary retention", id="imi")),
+        )
+        assert card["summary"] == (
+            "Phantom limb pain, step 1: if relief is insufficient, add or switch to a TCA or SNRI"
+        )
+        assert labels(card) == [
+            "Nortriptyline",
+            "Desipramine",
+            "Duloxetine",
+            "Venlafaxine",
+            "Lidocaine 5% patch to the residual limb",
+        ]
+        assert (
+            "**Not tolerated** (an allergy or intolerance is recorded; counted as tried):\n"
+            "- Tofranil - dry mouth, urinary retention (AllergyIntolerance/imi)"
+        ) in card["detail"]
+
+    def test_an_agent_intolerance_alone_is_a_first_line_class_tried(
+        self, client: TestClient
+    ) -> None:
+        # The imipramine intolerance is a TCA tried (§3): the patient is past step 1's start,
+        # so the TCAs and SNRIs stand beside the gabapentinoids no order has tried yet.
+        [card] = view(client, allergies=bundle(allergy("Imipramine", id="imi")))
+        assert labels(card) == [
+            "Gabapentin",
+            "Pregabalin",
+            "Nortriptyline",
+            "Desipramine",
+            "Duloxetine",
+            "Venlafaxine",
+            "Lidocaine 5% patch to the residual limb",
+        ]
+        assert "- Imipramine (AllergyIntolerance/imi)" in card["detail"]
 
 
 class TestOpioidUseDisorder:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from facts.dose import DailyDose, UnknownDose
+from facts.dose import DailyDose, DoseGap, UnknownDose
 from fhir_mappings.dose import daily_dose
 from fhir_mappings.medications import medication_fact
 from tests.fhir import RXNORM, dosage, med
@@ -76,12 +76,49 @@ def test_other_units_are_not_counted_as_tablets(unit: str) -> None:
 
     assert isinstance(result, UnknownDose)
     assert "not a mass or a tablet/capsule count" in result.reason
+    assert "{" not in result.reason  # an annotation is shown as its word
 
 
-def test_count_without_a_known_strength_is_unknown() -> None:
-    result = daily_dose([line({"value": 2, "unit": "capsule"}, DAILY)], None)
+@pytest.mark.parametrize(
+    ("value", "unit", "shown"),
+    [
+        (2, "capsule", "2 capsules"),
+        (1, "{tbl}", "1 tablet"),
+        (1, "{pill}", "1 tablet/capsule"),
+        (3, "{pill}", "3 tablets/capsules"),
+        (2, "TABLET, FILM COATED", "2 tablets"),
+        (2, "{each}", "2 units"),
+    ],
+)
+def test_count_without_a_known_strength_is_unknown(value: int, unit: str, shown: str) -> None:
+    # A clinician reads "tablet", never the UCUM annotation "{pill}"; and the gap is the
+    # strength, not a dose still to be written.
+    result = daily_dose([line({"value": value, "unit": unit, "code": unit}, DAILY)], None)
     assert isinstance(result, UnknownDose)
-    assert "strength is unknown" in result.reason
+    assert result.reason == (
+        f"dose quantity is {shown}, and the product's strength could not be read"
+    )
+    assert result.gap is DoseGap.STRENGTH
+    assert "{" not in result.reason
+
+
+@pytest.mark.parametrize(
+    ("dosage", "gap"),
+    [
+        (None, DoseGap.NOT_WRITTEN),
+        (
+            [{"timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}}}],
+            DoseGap.NOT_WRITTEN,
+        ),
+        ([line({"value": 25, "code": "mg"}, {})], DoseGap.NOT_WRITTEN),
+        ([dosage(25, "mg"), line({"value": 1, "code": "{tbl}"}, DAILY)], DoseGap.STRENGTH),
+        ([line({"value": 1, "unit": "{puff}"}, DAILY)], DoseGap.UNREADABLE),
+    ],
+)
+def test_what_keeps_the_dose_from_being_worked_out(dosage: Any, gap: DoseGap) -> None:
+    result = daily_dose(dosage, None)
+    assert isinstance(result, UnknownDose)
+    assert result.gap is gap
 
 
 def test_dose_range_takes_the_high_end() -> None:
@@ -440,7 +477,7 @@ def test_prn_without_a_maximum_is_its_schedule_and_says_so() -> None:
                 NIGHTLY,
                 maxDosePerPeriod=per_period({"value": 150, "code": "mg"}, 1, "{course}"),
             ),
-            "maxDosePerPeriod's period ('1 {course}') is not a length of time",
+            "maxDosePerPeriod's period ('1 course') is not a length of time",
         ),
         (
             prn(
@@ -456,7 +493,7 @@ def test_prn_without_a_maximum_is_its_schedule_and_says_so() -> None:
                 NIGHTLY,
                 maxDosePerPeriod=per_period({"value": 6, "code": "{tbl}"}, 1, "d"),
             ),
-            "maxDosePerPeriod is 6 {tbl} and the product strength is unknown",
+            "maxDosePerPeriod is 6 tablets, and the product's strength could not be read",
         ),
     ],
 )

@@ -22,6 +22,7 @@ from cds.runtime import runtime_of
 from cds.security.allowlist import is_allowed
 from cds.settings import Settings
 from tests.conftest import load_example
+from tests.fhir import fhir_authorization
 
 FHIR = "https://fhir.example.org/r4"
 EVIL = "https://evil.example.net"
@@ -51,13 +52,9 @@ def hook_request(example: dict[str, Any], *drop: str, server: str = FHIR) -> dic
     for key in drop:
         del request["prefetch"][key]
     request["fhirServer"] = server
-    request["fhirAuthorization"] = {
-        "access_token": TOKEN,
-        "token_type": "Bearer",
-        "expires_in": 300,
-        "scope": "patient/Condition.read patient/MedicationRequest.read",
-        "subject": "cds-service",
-    }
+    request["fhirAuthorization"] = fhir_authorization(
+        TOKEN, "patient/Condition.read patient/MedicationRequest.read"
+    )
     return request
 
 
@@ -483,25 +480,36 @@ def test_references_in_complete_prefetch_are_resolved_too(
     assert len(ehr.calls) == 1
 
 
-def test_an_unresolvable_reference_in_complete_prefetch_is_logged_not_fatal(
+def test_an_unresolvable_reference_in_complete_prefetch_is_a_412_naming_it(
     client: TestClient,
     ehr: respx.MockRouter,
     example: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # The order's drug is known only through Medication/gone, which the server does not
+    # have: it could be a TCA. Answering without it would be advice from part of the chart
+    # (a false-safe), so, as when the search itself fails, it is a 412 naming the order.
     request = hook_request(example)
-    request["prefetch"]["medications"] = searchset(
-        [{"resource": referenced_order(example, "Medication/gone")}]
-    )
+    order = referenced_order(example, "Medication/gone")
+    request["prefetch"]["medications"] = searchset([{"resource": order}])
     ehr.get(f"{FHIR}/Medication/gone").respond(404)
 
     with caplog.at_level(logging.WARNING):
         response = client.post(HOOK, json=request)
 
-    assert response.status_code == 200
-    assert "Step 1: no first-line agent recorded yet" in detail(response)
+    assert response.status_code == 412
+    [issue] = issues(response)
+    assert issue == {
+        "severity": "error",
+        "code": "not-found",
+        "diagnostics": "The guideline's checks cannot be applied to an order whose drug is "
+        f"unknown: MedicationRequest/{order['id']} names its drug only as Medication/gone, a "
+        "Medication not in the data sent and not fetched (Medication/gone: HTTP 404 from the "
+        "FHIR server).",
+        "expression": ["prefetch.medications"],
+    }
     assert any("left unresolved" in r.getMessage() for r in caplog.records)
-    assert TOKEN not in caplog.text
+    assert TOKEN not in caplog.text and TOKEN not in response.text
 
 
 def test_unresolvable_medication_is_a_412(

@@ -11,6 +11,7 @@ import pytest
 
 from facts.medications import Interval
 from fhir_mappings.medications import medication_fact
+from guideline.opioids import long_term_use
 from tests.fhir import dosage, med
 
 OXYCODONE_5 = "1049621"
@@ -181,6 +182,53 @@ def test_an_end_without_a_start_is_open_at_the_start() -> None:
     assert in_use(order) == Interval(None, date(2026, 1, 31))
 
 
-@pytest.mark.parametrize("authored", [None, "2026", "2026-02", "not a date"])
+@pytest.mark.parametrize("authored", [None, "not a date", "2026-13", "2026-02-30"])
 def test_nothing_to_place_it_in_time(authored: str | None) -> None:
     assert in_use(oxycodone(authored=authored)) is None
+
+
+@pytest.mark.parametrize(
+    ("authored", "validity", "expected"),
+    [
+        # A partial start is its first day; with nothing else, the order is that one day.
+        ("2026", {}, Interval(date(2026, 1, 1), date(2026, 1, 1))),
+        ("2026-02", {}, Interval(date(2026, 2, 1), date(2026, 2, 1))),
+        # A partial end is its last day: the period is read as wide as the record allows.
+        ("2026-01", {"end": "2026-03"}, Interval(date(2026, 1, 1), date(2026, 3, 31))),
+        ("2024-02-10", {"end": "2024-02"}, Interval(date(2024, 2, 10), date(2024, 2, 29))),
+        (
+            "2025-06-01",
+            {"start": "2025", "end": "2025"},
+            Interval(date(2025, 1, 1), date(2025, 12, 31)),
+        ),
+    ],
+)
+def test_a_partial_date_widens_the_period(
+    authored: str, validity: dict[str, str], expected: Interval
+) -> None:
+    order = oxycodone(authored=authored, dispenseRequest={"validityPeriod": validity})
+    assert in_use(order) == expected
+
+
+def test_renewals_dated_by_month_join_into_long_term_use() -> None:
+    # Three monthly oxycodone prescriptions recorded by month only, January to April: each
+    # end is its month's last day, so they join from 1 January to 30 April, more than 90 days
+    # of continuous use (GUIDELINE §4), still going on when the last has just ended.
+    orders = [
+        oxycodone(
+            authored=f"2026-0{m}", dispenseRequest={"validityPeriod": {"end": f"2026-0{m + 1}"}}
+        )
+        for m in (1, 2, 3)
+    ]
+    facts = tuple(fact for order in orders if (fact := medication_fact(order, {})) is not None)
+    assert [f.in_use for f in facts] == [
+        Interval(date(2026, 1, 1), date(2026, 2, 28)),
+        Interval(date(2026, 2, 1), date(2026, 3, 31)),
+        Interval(date(2026, 3, 1), date(2026, 4, 30)),
+    ]
+    span = long_term_use(facts, date(2026, 5, 10))
+    assert span is not None and (span.start, span.end, span.days) == (
+        date(2026, 1, 1),
+        date(2026, 4, 30),
+        119,
+    )

@@ -156,6 +156,21 @@ def test_text_only_medication() -> None:
 
 
 @pytest.mark.parametrize(
+    ("words", "mg_per_day"),
+    [
+        ("Nortriptyline 25mg cap", 50),
+        ("Gabapentin 0.3 g capsule", 600),  # the mass units of dose_units.csv, in words
+        ("Gabapentin 300000 mcg capsule", 600),
+        ("Gabapentin 300000 µg capsule", 600),
+        ("Gabapentin 300000 UG capsule", 600),
+    ],
+)
+def test_a_strength_in_words_gives_a_count_its_mg(words: str, mg_per_day: float) -> None:
+    found = fact(med(text=words, dosages=[dosage(1, "{capsule}", frequency=2)]))
+    assert isinstance(found.dose, DailyDose) and found.dose.mg_per_day == mg_per_day
+
+
+@pytest.mark.parametrize(
     "name", ["imipramine", "clomipramine", "doxepin", "trimipramine", "Dothiepin"]
 )
 def test_every_tca_is_a_tca_for_the_safety_checks(name: str) -> None:

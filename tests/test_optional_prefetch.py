@@ -27,6 +27,7 @@ from cds.settings import Settings
 from facts.patient import PatientFacts
 from fhir_mappings.resources import ResourceSet
 from tests.conftest import load_example
+from tests.fhir import fhir_authorization
 
 FHIR = "https://fhir.example.org/r4"
 TOKEN = "optional-keys-token-51c2"
@@ -130,13 +131,7 @@ def request(
     if server:
         body["fhirServer"] = FHIR
     if token:
-        body["fhirAuthorization"] = {
-            "access_token": TOKEN,
-            "token_type": "Bearer",
-            "expires_in": 300,
-            "scope": "patient/*.read",
-            "subject": "cds-service",
-        }
+        body["fhirAuthorization"] = fhir_authorization(TOKEN)
     return body
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conformance import assert_conformant
+from tests.calls import post, sign
 from tests.conftest import load_example
 from tests.fhir import SERVICE_IDS, SNOMED, bundle, condition, dosage, hook_request, med, plp
 
@@ -29,21 +30,6 @@ def draft(code: str | None = None, *, id: str, **kwargs: Any) -> dict[str, Any]:
     return med(code, id=id, status="draft", **kwargs)
 
 
-def sign(
-    client: TestClient,
-    drafts: list[dict[str, Any]],
-    conditions: tuple[dict[str, Any], ...] = (),
-    active: tuple[dict[str, Any], ...] = (),
-) -> list[dict[str, Any]]:
-    body = hook_request(
-        "order-sign",
-        conditions=bundle(plp(), *conditions),
-        medications=bundle(*active),
-        draftOrders=bundle(*drafts, type="collection"),
-    )
-    return post(client, "order-sign", body)
-
-
 def select(
     client: TestClient,
     drafts: list[dict[str, Any]],
@@ -59,13 +45,6 @@ def select(
         selections=selections,
     )
     return post(client, "order-select", body)
-
-
-def post(client: TestClient, hook: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-    response = client.post(f"/cds-services/{SERVICE_IDS[hook]}", json=body)
-    assert response.status_code == 200, response.text
-    assert_conformant(response.json())
-    return response.json()["cards"]
 
 
 def topics(cards: list[dict[str, Any]]) -> list[str]:
@@ -424,21 +403,34 @@ def test_out_of_scope_patients_get_no_cards(client: TestClient) -> None:
     assert post(client, "order-sign", body) == []
 
 
-def apply(suggestion: dict[str, Any], drafts: dict[str, Any]) -> dict[str, Any]:
-    """What an EHR does when a clinician accepts a suggestion: deletes, then creates."""
-    result = copy.deepcopy(drafts)
+def apply(suggestion: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """What an EHR does when a clinician accepts a suggestion: deletes and creates draft
+    orders, and an update replaces the patient's order of that id (a stop)."""
+    result = copy.deepcopy(body)
+    drafts = result["context"]["draftOrders"]
     ids = itertools.count(1)
     for action in suggestion["actions"]:
         if action["type"] == "delete":
-            result["entry"] = [
+            drafts["entry"] = [
                 e
-                for e in result["entry"]
+                for e in drafts["entry"]
                 if f"{e['resource']['resourceType']}/{e['resource'].get('id')}"
                 != action["resourceId"]
             ]
+        elif action["type"] == "update":
+            orders = result["prefetch"]["medications"]["entry"]
+            replaced = [
+                e
+                for e in orders
+                if f"{e['resource']['resourceType']}/{e['resource'].get('id')}"
+                == action["resourceId"]
+            ]
+            assert replaced, f"an update of an order the EHR does not hold: {action}"
+            for entry in replaced:
+                entry["resource"] = copy.deepcopy(action["resource"])
         else:
             created = copy.deepcopy(action["resource"]) | {"id": f"accepted-{next(ids)}"}
-            result["entry"].append({"resource": created})
+            drafts["entry"].append({"resource": created})
     return result
 
 
@@ -452,8 +444,7 @@ def test_accepting_any_suggestion_does_not_raise_the_same_card_again(
     accepted = 0
     for card in first:
         for suggestion in card.get("suggestions", []):
-            again = copy.deepcopy(body)
-            again["context"]["draftOrders"] = apply(suggestion, body["context"]["draftOrders"])
+            again = apply(suggestion, body)
             if hook == "order-select":
                 created = [
                     e["resource"]
@@ -507,24 +498,67 @@ def test_summaries_carry_no_words_from_the_ehr(client: TestClient) -> None:
     assert any("JANE ROE" in card["detail"] for card in cards)
 
 
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
 def test_an_snri_ordered_while_a_tca_is_current_gets_the_stacking_warning(
-    client: TestClient,
+    client: TestClient, hook: str
 ) -> None:
     # GUIDELINE v2 §4: alternatives, never stacked; the switch stops the current TCA.
     active = med(NORTRIPTYLINE_25, id="nt", dosages=[dosage(1, "{capsule}")])
-    cards = sign(client, [draft(DULOXETINE_30, id="dx")], active=(active,))
+    drafted = draft(DULOXETINE_30, id="dx", dosages=ONE_A_DAY, identifier=[{"value": "ord-7"}])
+    if hook == "order-sign":
+        cards = sign(client, [drafted], active=(active,))
+    else:
+        cards = select(client, [drafted], ["MedicationRequest/dx"], active=(active,))
     card = by_topic(cards, "tca-snri-stacked")
     assert card["indicator"] == "warning"
     [switch] = card["suggestions"]
     assert switch["label"] == "Switch from nortriptyline to duloxetine"
+    # The drafted duloxetine is the target. A client that applies only the first action, and
+    # applies a create naming a drug to the draft being written (the CDS Hooks sandbox), must
+    # end with duloxetine as drafted, never with the nortriptyline being stopped: so the
+    # draft is re-created first (no id, its dose kept), then deleted, then the TCA stopped.
     assert switch["actions"] == [
+        {
+            "type": "create",
+            "description": "Draft order: Duloxetine, as drafted (dose and directions kept)",
+            "resource": {k: v for k, v in drafted.items() if k not in {"id", "identifier"}},
+        },
+        {
+            "type": "delete",
+            "description": "Remove the draft order for code 596930 (its copy above takes its "
+            "place)",
+            "resourceId": "MedicationRequest/dx",
+        },
         {
             "type": "update",
             "description": "Stop MedicationRequest/nt (nortriptyline)",
             "resourceId": "MedicationRequest/nt",
             "resource": active | {"status": "stopped"},
-        }
+        },
     ]
+
+
+def test_accepting_the_stacking_switch_leaves_the_snri_alone(client: TestClient) -> None:
+    active = med(NORTRIPTYLINE_25, id="nt", dosages=[dosage(1, "{capsule}")])
+    body = hook_request(
+        "order-select",
+        conditions=bundle(plp()),
+        medications=bundle(active),
+        draftOrders=bundle(draft(DULOXETINE_30, id="dx", dosages=ONE_A_DAY), type="collection"),
+        selections=["MedicationRequest/dx"],
+    )
+    [switch] = by_topic(post(client, "order-select", body), "tca-snri-stacked")["suggestions"]
+    # A client applying every action: one duloxetine draft (the copy), nortriptyline stopped.
+    after = apply(switch, body)
+    [copy_] = [e["resource"] for e in after["context"]["draftOrders"]["entry"]]
+    assert copy_["medicationCodeableConcept"]["coding"][0]["code"] == DULOXETINE_30
+    assert copy_["dosageInstruction"] == ONE_A_DAY
+    after["context"]["selections"] = [f"MedicationRequest/{copy_['id']}"]
+    assert post(client, "order-select", after) == []
+    # A client applying the first action only, to the draft being written: still duloxetine.
+    first = switch["actions"][0]
+    assert first["type"] == "create"
+    assert first["resource"]["medicationCodeableConcept"]["coding"][0]["code"] == DULOXETINE_30
 
 
 def test_a_tca_ordered_beside_a_current_snri_for_a_cardiac_patient(client: TestClient) -> None:
@@ -538,3 +572,134 @@ def test_a_tca_ordered_beside_a_current_snri_for_a_cardiac_patient(client: TestC
     assert keep["label"] == "Keep duloxetine: remove the nortriptyline draft"
     [delete] = keep["actions"]
     assert (delete["type"], delete["resourceId"]) == ("delete", "MedicationRequest/nt")
+
+
+def test_the_heart_swap_also_stops_a_tca_already_current(client: TestClient) -> None:
+    # Active nortriptyline, amitriptyline being drafted, first-degree AV block: swapping the
+    # draft for an SNRI alone would leave nortriptyline beside it, the stacking the next
+    # call warns about. The swap is a switch: the SNRI first, the draft deleted, the TCA
+    # stopped; and the card names the TCA already in effect.
+    active = med(NORTRIPTYLINE_25, id="nt", dosages=ONE_A_DAY)
+    body = hook_request(
+        "order-select",
+        conditions=bundle(plp(), AV_BLOCK),
+        medications=bundle(active),
+        draftOrders=bundle(
+            draft(AMITRIPTYLINE_25, id="ami", dosages=[dosage(1, "{tbl}")]), type="collection"
+        ),
+        selections=["MedicationRequest/ami"],
+    )
+    card = by_topic(post(client, "order-select", body), "tca-heart")
+    assert card["indicator"] == "warning"
+    assert "MedicationRequest/nt" in card["detail"]
+    assert "second TCA: the daily dose counts both" in card["detail"]
+    labels = [s["label"] for s in card["suggestions"]]
+    assert labels == [
+        "Switch to duloxetine: remove the amitriptyline draft and stop nortriptyline",
+        "Switch to venlafaxine: remove the amitriptyline draft and stop nortriptyline",
+    ]
+    for suggestion in card["suggestions"]:
+        create, delete, stop = suggestion["actions"]
+        assert create["type"] == "create"
+        assert (delete["type"], delete["resourceId"]) == ("delete", "MedicationRequest/ami")
+        assert (stop["type"], stop["resourceId"]) == ("update", "MedicationRequest/nt")
+        assert stop["resource"] == active | {"status": "stopped"}
+        # Accepted whole, the swap raises nothing: no stacking of our own making.
+        after = apply(suggestion, body)
+        after["context"]["selections"] = [
+            f"MedicationRequest/{e['resource']['id']}"
+            for e in after["context"]["draftOrders"]["entry"]
+        ]
+        assert post(client, "order-select", after) == []
+
+
+def test_the_risk_factor_swap_also_stops_a_tca_already_current(client: TestClient) -> None:
+    active = med(NORTRIPTYLINE_25, id="nt", dosages=ONE_A_DAY)
+    cards = sign(
+        client,
+        [draft(DESIPRAMINE_25, id="des", dosages=ONE_A_DAY)],
+        (HYPERTENSION,),
+        (active,),
+    )
+    card = by_topic(cards, "tca-cv-risk")
+    assert "MedicationRequest/nt" in card["detail"]
+    for suggestion in card["suggestions"]:
+        assert [(a["type"], a.get("resourceId")) for a in suggestion["actions"]] == [
+            ("create", None),
+            ("delete", "MedicationRequest/des"),
+            ("update", "MedicationRequest/nt"),
+        ]
+
+
+def test_a_tca_and_an_snri_drafted_together_for_a_cardiac_patient(client: TestClient) -> None:
+    # The SNRI is already being ordered: the heart card's fix is to drop the TCA draft, never
+    # to order a second SNRI (or duloxetine twice).
+    cards = sign(
+        client,
+        [draft(NORTRIPTYLINE_25, id="nt", dosages=ONE_A_DAY), draft(DULOXETINE_30, id="dx")],
+        (HEART_FAILURE,),
+    )
+    creates = [
+        a
+        for c in cards
+        for s in c.get("suggestions", [])
+        for a in s["actions"]
+        if a["type"] == "create"
+    ]
+    assert creates == []
+    heart = by_topic(cards, "tca-heart")
+    [keep] = heart["suggestions"]
+    assert keep["label"] == "Keep duloxetine: remove the nortriptyline draft"
+    # The stacking warning reaches the same fix: it is offered once, on the heart card (the
+    # more serious, and first), and the stacking card says where.
+    stacked = by_topic(cards, "tca-snri-stacked")
+    assert "suggestions" not in stacked and "selectionBehavior" not in stacked
+    assert (
+        f"**Offered on the card \u201c{heart['summary']}\u201d above** (not repeated here): "
+        "Keep duloxetine: remove the nortriptyline draft." in stacked["detail"]
+    )
+    assert topics(cards).index("tca-heart") < topics(cards).index("tca-snri-stacked")
+
+
+def test_a_count_of_pills_with_no_readable_strength_at_selection(client: TestClient) -> None:
+    # The sandbox writes its doses as UCUM {pill}; a drug named only by text has no strength
+    # to multiply by. The dose is written, so it is not "not yet complete", and the clinician
+    # reads "tablets/capsules", never "{pill}".
+    drafted = draft(text="Nortriptyline", id="d1", dosages=[dosage(2, "{pill}")])
+    cards = select(client, [drafted], ["MedicationRequest/d1"])
+    card = by_topic(cards, "tca-dose")
+    assert card["indicator"] == "info"
+    assert card["summary"] == (
+        "TCA product strength could not be read: check the daily dose against 100 mg/day"
+    )
+    assert "2 tablets/capsules, and the product's strength could not be read" in card["detail"]
+    assert "{pill}" not in card["detail"] and "not yet complete" not in card["summary"]
+
+
+def test_the_stacking_card_wording(client: TestClient) -> None:
+    active = med(DULOXETINE_30, id="dx")
+    cards = sign(
+        client, [draft(NORTRIPTYLINE_25, id="nt", dosages=ONE_A_DAY)], (AV_BLOCK,), (active,)
+    )
+    card = by_topic(cards, "tca-snri-stacked")
+    assert card["summary"] == (
+        "TCA and SNRI together: they are alternatives; switch from one to the other"
+    )
+    assert "**Heart:**\n- code 270492004 (Condition/avb)" in card["detail"]
+    assert "The heart is a concern, so no switch towards the TCA is offered." in card["detail"]
+    assert "((" not in card["detail"] and "))" not in card["detail"]
+
+
+@pytest.mark.parametrize("example", ["order-select.json", "order-sign.json"])
+def test_every_draft_order_is_described_alike(client: TestClient, example: str) -> None:
+    body = load_example(example)
+    for card in post(client, body["hook"], body):
+        for suggestion in card.get("suggestions", []):
+            for action in suggestion["actions"]:
+                if action["type"] == "create" and "Draft order" in action["description"]:
+                    assert re.fullmatch(
+                        r"Draft order: [A-Z][^()]* \((set dose and directions|set dose; "
+                        r"directions prefilled|complete the request)\)|Draft order: [A-Z].*, as "
+                        r"drafted \(dose and directions kept\)",
+                        action["description"],
+                    ), action["description"]

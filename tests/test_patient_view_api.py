@@ -178,10 +178,27 @@ def test_active_tca_with_heart_disease_gets_a_warning_beside_the_summary(
 ) -> None:
     conditions = bundle(plp(), condition("I25.10", id="cad"))
     medications = bundle(med("317136", id="nt", dosages=[dosage(1, "{capsule}")]))
-    summary, warning = cards(client, hook_request(conditions=conditions, medications=medications))
+    # The warning first: clients may show cards in the order they arrive.
+    warning, summary = cards(client, hook_request(conditions=conditions, medications=medications))
     assert summary["indicator"] == "info"
     assert warning["indicator"] == "warning"
     assert "MedicationRequest/nt" in warning["detail"] and "Condition/cad" in warning["detail"]
+    # The switch to an SNRI is offered once, on the warning; the summary says where it is.
+    switches = [s["label"] for s in warning["suggestions"]]
+    assert switches == [
+        "Switch from nortriptyline to duloxetine",
+        "Switch from nortriptyline to venlafaxine",
+    ]
+    assert not {s["label"] for s in summary["suggestions"]} & set(switches)
+    assert f"\u201c{warning['summary']}\u201d above" in summary["detail"]
+    # With no switch left, any of the summary's suggestions may be taken together.
+    assert summary["selectionBehavior"] == "any"
+    # A draft order is described alike on every card.
+    descriptions = {a["description"] for s in summary["suggestions"] for a in s["actions"]}
+    assert "Draft order: Gabapentin (set dose and directions)" in descriptions
+    assert "Draft order: Duloxetine (set dose and directions)" in {
+        a["description"] for s in warning["suggestions"] for a in s["actions"]
+    }
 
 
 def test_active_tca_with_a_first_degree_av_block_is_a_warning(client: TestClient) -> None:
@@ -192,12 +209,12 @@ def test_active_tca_with_a_first_degree_av_block_is_a_warning(client: TestClient
         c["indicator"]
         for c in cards(client, hook_request(conditions=conditions, medications=medications))
     ]
-    assert indicators == ["info", "warning"]
+    assert indicators == ["warning", "info"]
 
 
 def test_active_tca_above_100_mg_gets_a_dose_warning(client: TestClient) -> None:
     medications = bundle(med("317136", id="nt", dosages=[dosage(2, "{capsule}", frequency=3)]))
-    _, warning = cards(client, hook_request(conditions=bundle(plp()), medications=medications))
+    warning, _ = cards(client, hook_request(conditions=bundle(plp()), medications=medications))
     assert warning["summary"] == "TCA total 150 mg/day: the guideline prefers below 100 mg/day"
     assert "2 × 25 mg × 3 per 1 d (3/day) = 150 mg/day" in warning["detail"]
 
@@ -206,7 +223,7 @@ def test_tca_at_100_mg_is_flagged_and_at_90_not(client: TestClient) -> None:
     # GUIDELINE v2 §4: "preferably below 100 mg/day".
     at_100 = bundle(med("317136", dosages=[dosage(100, "mg")]))
     at_90 = bundle(med("317136", dosages=[dosage(90, "mg")]))
-    _, warning = cards(client, hook_request(conditions=bundle(plp()), medications=at_100))
+    warning, _ = cards(client, hook_request(conditions=bundle(plp()), medications=at_100))
     assert warning["source"]["topic"]["code"] == "tca-dose"
     assert len(cards(client, hook_request(conditions=bundle(plp()), medications=at_90))) == 1
 

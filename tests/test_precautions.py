@@ -143,10 +143,44 @@ class TestTcaAndTheHeart:
     def test_with_an_snri_already_current_the_fix_is_to_drop_the_tca(self) -> None:
         snri = med("duloxetine")
         tca = draft("nortriptyline")
-        [finding] = judge(tca_and_heart, patient(snri, condition(C.HEART_FAILURE)), (tca,))
+        facts = patient(snri, condition(C.HEART_FAILURE))
+        [finding] = judge(tca_and_heart, facts, (tca,), (snri,))
         [alternative] = finding.alternatives
         assert (alternative.change, alternative.therapy) == (Change.REMOVE, None)
         assert alternative.removes == (tca,) and alternative.keeps == (snri,)
+
+    def test_a_tca_already_current_is_named_and_stopped_by_the_swap(self) -> None:
+        # GUIDELINE §3: a swap to an SNRI that left the current TCA would stack the two.
+        current, drafted = med("nortriptyline", id="nt"), draft("amitriptyline", id="ami")
+        facts = patient(current, condition(C.AV_BLOCK_FIRST_DEGREE))
+        [finding] = judge(tca_and_heart, facts, (drafted,), (current,), hook=Hook.ORDER_SELECT)
+        assert finding.orders == (drafted,) and finding.related == (current,)
+        assert [(a.change, a.therapy, a.removes, a.stops) for a in finding.alternatives] == [
+            (Change.SWITCH, T.DULOXETINE, (drafted,), (current,)),
+            (Change.SWITCH, T.VENLAFAXINE, (drafted,), (current,)),
+        ]
+
+    def test_another_tca_draft_goes_with_the_swap(self) -> None:
+        selected, other = draft("amitriptyline", id="ami"), draft("desipramine", id="des")
+        facts = patient(condition(C.HEART_FAILURE))
+        [finding] = judge(tca_and_heart, facts, (selected,), (other,), hook=Hook.ORDER_SELECT)
+        assert {(a.change, a.removes, a.stops) for a in finding.alternatives} == {
+            (Change.REPLACE, (selected, other), ())
+        }
+
+    def test_an_snri_being_ordered_is_kept_not_doubled(self) -> None:
+        tca, snri = draft("nortriptyline", id="nt"), draft("duloxetine", id="dx")
+        current = med("desipramine", id="des")
+        facts = patient(current, condition(C.HEART_FAILURE))
+        [finding] = judge(tca_and_heart, facts, (tca, snri), (current,))
+        [drop] = finding.alternatives
+        assert (drop.change, drop.therapy, drop.removes, drop.stops, drop.keeps) == (
+            Change.REMOVE,
+            None,
+            (tca,),
+            (current,),
+            (snri,),
+        )
 
 
 class TestTcaDose:
@@ -206,6 +240,26 @@ class TestRiskFactors:
     def test_not_when_the_heart_is_a_concern(self) -> None:
         facts = patient(condition(C.CV_RISK_FACTOR), condition(C.HEART_FAILURE))
         assert judge(tca_and_risk_factors, facts, (draft("nortriptyline"),)) == []
+
+    def test_the_swap_stops_a_tca_already_current(self) -> None:
+        current, drafted = med("nortriptyline", id="nt"), draft("desipramine", id="des")
+        facts = patient(current, condition(C.CV_RISK_FACTOR))
+        [finding] = judge(tca_and_risk_factors, facts, (drafted,), (current,))
+        assert finding.related == (current,)
+        assert {(a.removes, a.stops) for a in finding.alternatives} == {((drafted,), (current,))}
+
+    def test_no_swap_to_a_second_snri(self) -> None:
+        # The SNRI the guideline suggests is already there: the fix is to drop the TCA draft.
+        snri, tca = med("duloxetine", id="dx"), draft("nortriptyline")
+        facts = patient(snri, condition(C.CV_RISK_FACTOR))
+        [finding] = judge(tca_and_risk_factors, facts, (tca,), (snri,))
+        [drop] = finding.alternatives
+        assert (drop.change, drop.therapy, drop.removes, drop.keeps) == (
+            Change.REMOVE,
+            None,
+            (tca,),
+            (snri,),
+        )
 
     def test_not_for_a_risk_factor_no_longer_live(self) -> None:
         facts = patient(condition(C.CV_RISK_FACTOR, live=False))

@@ -71,6 +71,8 @@ def test_the_built_in_tables_load_once_and_hold_every_kind_of_row() -> None:
         "fhir_mappings/data/medications.csv",
         "fhir_mappings/data/orders.csv",
         "fhir_mappings/data/language.csv",
+        "fhir_mappings/data/pain_scores.csv",
+        "fhir_mappings/data/dose_units.csv",
     )
     assert tables.ingredients["nortriptyline"].therapy_class is TherapyClass.TCA
     assert tables.clinical_drugs["317136"].strengths_mg == (("nortriptyline", 25.0),)

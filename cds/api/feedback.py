@@ -19,7 +19,8 @@ from cds.api.responses import JsonResponse
 from cds.api.routes import find_service, parse_json_object
 from cds.ops.metrics import FEEDBACK
 from cds.security.auth import caller_issuer
-from cds.storage.database import StorageUnavailable
+from cds.storage.database import StorageConflict, StorageUnavailable
+from cds.storage.deadline import within
 from cds.storage.recorder import CardRecorder
 from cds.storage.records import FeedbackRecord, OverrideReason
 from cds.storage.store import Store
@@ -150,8 +151,11 @@ async def check_against_records(
     wanted = {r.card_uuid for r in records}
     on_record = await store.cards_on_record(wanted)
     if recorder is not None and recorder.pending and not wanted <= on_record.keys():
-        # The card may have been shown a moment ago, its record still queued.
-        await recorder.drain(timeout_s=RECORD_WAIT_S)
+        # The card may have been shown a moment ago, its record still on its way: unknown
+        # only once every card shown before this report is on record. Until then (the
+        # database is slow to take the journal's records, say) the answer is "later".
+        if not await recorder.caught_up(timeout_s=RECORD_WAIT_S):
+            raise StorageUnavailable("cards shown before this report are not all on record yet")
         on_record = await store.cards_on_record(wanted)
     stored = await store.reports_per_card(wanted)
     per_card = Counter(r.card_uuid for r in records)
@@ -212,6 +216,20 @@ async def check_against_records(
     return checked
 
 
+async def store_feedback(
+    store: Store,
+    recorder: CardRecorder | None,
+    service_id: str,
+    issuer: str | None,
+    records: list[FeedbackRecord],
+    max_reports_per_card: int,
+) -> list[FeedbackRecord]:
+    checked = await check_against_records(
+        store, recorder, service_id, issuer, records, max_reports_per_card
+    )
+    return await store.save_feedback(checked)
+
+
 @router.post("/cds-services/{service_id}/feedback")
 async def receive_feedback(
     service_id: str,
@@ -227,15 +245,28 @@ async def receive_feedback(
     try:
         if store is None:
             raise StorageUnavailable("storage not opened")
-        records = await check_against_records(
-            store,
-            recorder,
-            service.id,
-            caller_issuer(request),
-            records,
-            settings.cds_feedback_max_reports_per_card,
+        # One deadline for the request's database work (and its wait for a card's record):
+        # a hung database is a 503 within it.
+        stored = await within(
+            settings.cds_db_timeout_s,
+            store_feedback(
+                store,
+                recorder,
+                service.id,
+                caller_issuer(request),
+                records,
+                settings.cds_feedback_max_reports_per_card,
+            ),
+            "feedback",
         )
-        stored = await store.save_feedback(records)
+    except StorageConflict as error:
+        log.warning("feedback not stored: deadlocked twice", extra={"error": str(error)})
+        raise ServiceError(
+            409,
+            "conflict",
+            "feedback conflicted twice with concurrent reports about the same cards and was "
+            "not stored; send it again",
+        ) from None
     except StorageUnavailable as error:
         log.error("feedback not stored: database unavailable", extra={"error": str(error)})
         raise ServiceError(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from fhir_mappings.observations import LOINC, PAIN_SCORE_CODES
+from fhir_mappings.measures import pain_score_codes
 
 
 class Hook(StrEnum):
@@ -53,11 +53,12 @@ MEDICATIONS = PrefetchKey(
 ALLERGIES = PrefetchKey(
     "allergies", "AllergyIntolerance?patient={{context.patientId}}", Need.OPTIONAL
 )
-# By code, not by category: EHRs file pain scores under `survey` or `vital-signs`.
+# By code, not by category: EHRs file pain scores under `survey` or `vital-signs`. The codes
+# are the ones the mapping reads (fhir_mappings/data/pain_scores.csv), so the two cannot differ.
 PAIN_SCORES = PrefetchKey(
     "painScores",
     "Observation?patient={{context.patientId}}&code="
-    + ",".join(f"{LOINC}|{code}" for code in PAIN_SCORE_CODES)
+    + ",".join(f"{score.system}|{score.code}" for score in pain_score_codes().values())
     + f"&_sort=-date&_count={PAIN_SCORES_READ}",
     Need.OPTIONAL,
     newest=PAIN_SCORES_READ,

@@ -19,6 +19,7 @@ from cds.api.errors import DataUnavailable, operation_outcome
 from cds.api.models import HookRequest
 from cds.fhir.paging import matches, next_link
 from cds.fhir.patient_data import Unsatisfied, describe
+from cds.fhir.pool import HostSlots, PoolLimits
 from cds.fhir.references import medication_to_fetch
 from cds.fhir.transport import Failure, FetchFailed, FhirTransport
 from cds.security.allowlist import is_allowed
@@ -79,6 +80,7 @@ class FhirServerFallback:
                 retries=settings.cds_fhir_retries,
                 backoff_s=settings.cds_fhir_backoff_s,
                 max_response_bytes=settings.cds_fhir_max_response_bytes,
+                pool=HostSlots(PoolLimits.from_settings(settings)),
             ),
             allowlist=settings.fhir_allowlist,
             timeout_s=settings.cds_fhir_timeout_s,
@@ -121,19 +123,20 @@ class FhirServerFallback:
             raise FhirDataUnavailable(session.base, ordered)
         return results
 
-    async def resolve_references(self, request: HookRequest, record: ResourceSet) -> None:
-        """Best effort: fetch the Medications that prefetched orders reference but the data
-        does not hold. Prefetch was complete, so a failure here is logged, not a 412."""
+    async def resolve_references(self, request: HookRequest, record: ResourceSet) -> str | None:
+        """Fetch the Medications that `record`'s orders reference but the data does not hold.
+        None when nothing was left to fetch; else why the fetch could not be done, for the
+        caller to name beside any order whose drug stays unknown."""
         base = (request.fhirServer or "").rstrip("/")
         if not any(
             medication_to_fetch(o, record.medications, base) for o in record.medication_orders
         ):
-            return
-        try:
-            session = self._session(request, {"medications": Unsatisfied("")})
-        except DataUnavailable:
+            return None
+        why = self.unusable(request)
+        if why is not None:
             log.warning("medication references left unresolved: no usable FHIR server")
-            return
+            return why
+        session = self._session(request, {"medications": Unsatisfied("")})
         bundle: JsonObject = {
             "resourceType": "Bundle",
             "entry": [{"resource": order} for order in record.medication_orders],
@@ -141,12 +144,16 @@ class FhirServerFallback:
         try:
             async with asyncio.timeout(self.timeout_s):
                 await session.resolve_medications(bundle)
-        except (FetchFailed, TimeoutError) as error:
-            log.warning("medication references left unresolved: %s", error or "timeout")
-            return
+        except FetchFailed as error:
+            log.warning("medication references left unresolved: %s", error.reason)
+            return error.reason
+        except TimeoutError:
+            log.warning("medication references left unresolved: timeout")
+            return f"no answer from the FHIR server within {self.timeout_s:g} s"
         for entry in bundle["entry"]:
             if entry["resource"].get("resourceType") == "Medication":
                 record.add(entry["resource"], entry.get("fullUrl"))
+        return None
 
     def unusable(self, request: HookRequest) -> str | None:
         server = request.fhirServer

@@ -56,8 +56,9 @@ class Fallback(Protocol):
         """The values of the `missing` keys; `DataUnavailable` when they cannot be had."""
 
 
-# Adds to the record the Medications its orders reference but the data does not hold.
-Resolver = Callable[[HookRequest, ResourceSet], Awaitable[None]]
+# Adds to the record the Medications its orders reference but the data does not hold; says
+# why, when it could not (None: nothing was left to fetch).
+Resolver = Callable[[HookRequest, ResourceSet], Awaitable[str | None]]
 
 _TOKEN = re.compile(r"\{\{\s*context\.(\w+)\s*\}\}")
 
@@ -180,8 +181,9 @@ class PrefetchOnly:
 prefetch_only = PrefetchOnly()
 
 
-async def no_resolution(request: HookRequest, record: ResourceSet) -> None:
+async def no_resolution(request: HookRequest, record: ResourceSet) -> str | None:
     """The resolver when no FHIR server may be called: orders stay as the EHR sent them."""
+    return "this service is configured for prefetch only (CDS_PREFETCH_RESOLUTION=none)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
+from cds.fhir.pool import HostSlots, PoolExhausted
 from cds.ops.metrics import FHIR_CALLS
 from fhir_mappings.json_access import JsonObject
 
@@ -26,6 +27,7 @@ class Failure(Enum):
     `cds.ops.metrics.FHIR_OUTCOMES`)."""
 
     TIMEOUT = ("timeout", "timeout")
+    POOL_EXHAUSTED = ("throttled", "pool_exhausted")
     NETWORK = ("transient", "network_error")
     SERVER_ERROR = ("transient", "http_error")
     HTTP_ERROR = ("exception", "http_error")
@@ -68,6 +70,7 @@ class FhirTransport:
     retries: int
     backoff_s: float
     max_response_bytes: int
+    pool: HostSlots
 
     async def get_json(self, url: str, token: str, deadline: float) -> JsonObject:
         """GET one FHIR resource before `deadline` (event-loop time), retrying transient
@@ -95,6 +98,11 @@ class FhirTransport:
         except FetchFailed as failure:
             FHIR_CALLS.labels(outcome=failure.kind.metric).inc()
             raise
+        except asyncio.CancelledError:
+            # The hook call's overall deadline cancels what is still in flight: a timeout.
+            if asyncio.get_running_loop().time() >= deadline:
+                FHIR_CALLS.labels(outcome="timeout").inc()
+            raise
         FHIR_CALLS.labels(outcome="ok").inc()
         return result
 
@@ -107,7 +115,7 @@ class FhirTransport:
                 "GET",
                 url,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"},
-                timeout=httpx.Timeout(min(remaining, self.timeout_s)),
+                timeout=self.pool.limits.request_timeout(min(remaining, self.timeout_s)),
             )
         except (httpx.InvalidURL, UnicodeEncodeError, ValueError) as error:
             # A URL or token that cannot go into an HTTP request (the callers check both
@@ -116,7 +124,23 @@ class FhirTransport:
                 Failure.INVALID, f"the request could not be written ({type(error).__name__})"
             ) from None
         try:
+            async with self.pool.hold(url, remaining):
+                return await self._send(request)
+        except PoolExhausted as exhausted:
+            raise self._exhausted(str(exhausted)) from None
+
+    def _exhausted(self, why: str) -> FetchFailed:
+        return FetchFailed(
+            Failure.POOL_EXHAUSTED,
+            f"no free connection to the FHIR server within {self.pool.limits.wait_s:g} s: "
+            f"{why}; the call was not queued, try again shortly",
+        )
+
+    async def _send(self, request: httpx.Request) -> JsonObject:
+        try:
             response = await self.http.send(request, stream=True, follow_redirects=False)
+        except httpx.PoolTimeout:
+            raise self._exhausted(self.pool.limits.describe()) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as error:
             raise TransientFailure(
                 Failure.NETWORK, f"could not connect ({type(error).__name__})"

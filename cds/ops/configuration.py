@@ -6,6 +6,9 @@ a sentence for the operator, not a traceback from deep inside a server worker.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
@@ -25,13 +28,29 @@ def load_settings() -> Settings:
 
 
 def check_startup(settings: Settings) -> None:
-    """Everything the app checks as it is built (trusted issuers, required authentication)."""
+    """Everything the app checks as it is built (trusted issuers, required authentication),
+    and that the card journal's directory can be used."""
     from cds.app import create_app
 
     try:
         create_app(settings)
     except StartupError as error:
         raise ConfigurationError(" ".join(str(error).split())) from None
+    check_state_dir(settings.cds_state_dir)
+
+
+def check_state_dir(state_dir: str) -> None:
+    journal = Path(state_dir) / "journal"
+    try:
+        journal.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.TemporaryFile(dir=journal):
+            pass
+    except OSError as error:
+        raise ConfigurationError(
+            f"CDS_STATE_DIR={state_dir!r} cannot hold the card journal: {error.strerror or error}. "
+            "Fix: set CDS_STATE_DIR to a directory this user can write, or unset it for the "
+            "default (./plp-cds-state)."
+        ) from None
 
 
 # What a valid value looks like, by pydantic error type.

@@ -18,7 +18,17 @@ hook_instance: ContextVar[str | None] = ContextVar("hook_instance", default=None
 
 # Fields a caller may attach with `extra=`; anything else is dropped, so a stray
 # `extra={"patient": ...}` cannot reach the log.
-ALLOWED_EXTRA = ("service", "cards", "duration_ms", "status", "event", "stored", "error")
+ALLOWED_EXTRA = (
+    "service",
+    "cards",
+    "calls",
+    "batch",
+    "duration_ms",
+    "status",
+    "event",
+    "stored",
+    "error",
+)
 
 _SECRETS = re.compile(
     r"(?i)\bbearer\s+[\w\-.~+/]+=*|\beyJ[\w-]+\.[\w-]+\.[\w-]*"  # bearer tokens, JWTs

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from fastapi import APIRouter, Depends
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from cds.api.dependencies import DatabaseDep
-from cds.api.errors import ServiceError
+from cds.api.dependencies import RuntimeDep
+from cds.api.errors import operation_outcome
 from cds.api.responses import JsonResponse
+from cds.ops.metrics import registry
+from cds.ops.readiness import checks
 from cds.security.metrics_access import require_metrics_access
-from cds.storage.database import StorageUnavailable
 
 log = logging.getLogger("cds.ops.operations")
 
 router = APIRouter()
-
-READY_TIMEOUT_S = 2.0
 
 
 @router.get("/healthz")
@@ -29,17 +27,23 @@ async def healthz() -> JsonResponse:
 
 
 @router.get("/readyz")
-async def readyz(database: DatabaseDep) -> JsonResponse:
-    try:
-        if database is None:
-            raise StorageUnavailable("storage not opened")
-        await asyncio.wait_for(database.ping(), READY_TIMEOUT_S)
-    except (StorageUnavailable, TimeoutError) as error:
-        log.warning("not ready: database unreachable", extra={"error": str(error)})
-        raise ServiceError(503, "transient", "database unreachable") from None
-    return JsonResponse({"status": "ok"})
+async def readyz(runtime: RuntimeDep) -> JsonResponse:
+    """200 with each dependency's state, or 503 with an OperationOutcome naming each one
+    (an error for each that fails, information for the others)."""
+    found = await checks(runtime)
+    failing = [c for c in found if not c.ok]
+    if not failing:
+        return JsonResponse({"status": "ok", "checks": {c.name: c.to_json() for c in found}})
+    log.warning("not ready: %s", "; ".join(f"{c.name}: {c.detail}" for c in failing))
+    body = operation_outcome(("transient", f"{c.name}: {c.detail}", ()) for c in failing)
+    body["issue"] += [
+        {"severity": "information", "code": "informational", "diagnostics": f"{c.name}: {c.detail}"}
+        for c in found
+        if c.ok
+    ]
+    return JsonResponse(body, status_code=503)
 
 
 @router.get("/metrics", dependencies=[Depends(require_metrics_access)])
 async def metrics() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)

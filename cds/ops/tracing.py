@@ -11,6 +11,8 @@ This module imports OpenTelemetry at the top; nothing imports it unless tracing 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,9 +24,10 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor, Request
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cds.runtime import Runtime
 
@@ -56,8 +59,36 @@ def instrument_clients(app: FastAPI, runtime: Runtime) -> None:
         HTTPXClientInstrumentor.instrument_client(
             client, tracer_provider=provider, request_hook=_drop_query
         )
+    tracer = provider.get_tracer(__name__)
     if runtime.database is not None:
-        trace_statements(runtime.database.engine.sync_engine, provider.get_tracer(__name__))
+        trace_statements(runtime.database.engine.sync_engine, tracer)
+    if runtime.recorder is not None:
+        runtime.recorder.trace_with(CardWriteTracer(tracer))
+
+
+class CardWriteTracer:
+    """Card records are written in batches by the card writer's thread, after the hook calls
+    have answered: each write is a span of its own, linked to the calls whose cards it
+    writes, with the write's statements beneath it."""
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self.tracer = tracer
+
+    def capture(self) -> object | None:
+        context = trace.get_current_span().get_span_context()
+        return context if context.is_valid else None
+
+    def instrument(self, engine: AsyncEngine) -> None:
+        trace_statements(engine.sync_engine, self.tracer)
+
+    @contextmanager
+    def write(self, links: Sequence[object], cards: int) -> Iterator[object]:
+        with self.tracer.start_as_current_span(
+            "record cards",
+            links=[Link(c) for c in links if isinstance(c, SpanContext)],
+            attributes={"cds.cards": cards},
+        ) as span:
+            yield span
 
 
 def shutdown(app: FastAPI) -> None:

@@ -25,7 +25,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cds.api.errors import operation_outcome
 from cds.api.responses import JsonResponse
+from cds.ops.metrics import AUTH_FAILURES
 from cds.security.bearer import is_bearer_token
+from cds.security.failure_reasons import REASONS, reason_label
 from cds.security.jwks import JwksCache, JwksUnavailable, by_kid
 from cds.security.replay import ReplayStore
 from cds.security.trusted_issuers import TrustedIssuer
@@ -38,6 +40,9 @@ MAX_TOKEN_BYTES = 16 * 1024
 # Key ids are short names; a long one is not a key id, and would only fill the log.
 MAX_KID_CHARS = 256
 PROTECTED_PREFIX = "/cds-services/"
+
+for _reason in REASONS:
+    AUTH_FAILURES.labels(reason=_reason)  # each series from zero, before the first refusal
 
 
 class AuthFailed(Exception):
@@ -205,6 +210,7 @@ class AuthMiddleware:
             token = _bearer_token(scope)
             identity = await self.verifier.verify(token, scope["path"], self.http())
         except AuthFailed as failure:
+            AUTH_FAILURES.labels(reason=reason_label(failure.reason)).inc()
             log.warning(
                 "client JWT refused: %s (iss=%s jti=%s)",
                 failure.reason,
@@ -215,6 +221,7 @@ class AuthMiddleware:
             return
         except Exception:
             # A bug here must still refuse: fail closed, and keep the traceback for us.
+            AUTH_FAILURES.labels(reason="internal_error").inc()
             log.exception("client JWT verification failed unexpectedly")
             await _unauthorized(scope, receive, send)
             return

@@ -15,6 +15,10 @@ class ReplayStore(Protocol):
         """Record `key` for `ttl_s` seconds; False when it was already recorded."""
         ...
 
+    async def ping(self) -> None:
+        """Raise if the store cannot be used now (for readiness)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -39,6 +43,9 @@ class MemoryReplayStore:
         heapq.heappush(self._queue, (now + ttl_s, key))
         return True
 
+    async def ping(self) -> None:
+        return None
+
     async def aclose(self) -> None:
         self._expiry.clear()
         self._queue.clear()
@@ -60,6 +67,9 @@ class RedisReplayStore:
 
     async def first_use(self, key: str, ttl_s: int) -> bool:
         return bool(await self._redis.set(f"{self._prefix}{key}", b"1", nx=True, ex=ttl_s))
+
+    async def ping(self) -> None:
+        await self._redis.ping()
 
     async def aclose(self) -> None:
         await self._redis.aclose()

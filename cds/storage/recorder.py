@@ -1,8 +1,9 @@
 """Records the cards a hook returned, off the hook's path.
 
-A hook must answer whether or not the database does, so recording runs as its own task
-after the response is built, with a deadline; a failure is logged and counted, never
-raised. Tasks still running at shutdown get a short grace period to finish.
+A hook must answer whether or not the database does, so its cards are only queued here; the
+card writer (`cds.storage.writer`, a thread of its own) journals them on local disk and
+writes them to the database, retrying while the database fails. A record is lost only when
+the journal is full or cannot be written, and then it is counted, in cards.
 """
 
 from __future__ import annotations
@@ -14,20 +15,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from cards.models import Card
-from cds.ops.metrics import CARD_RECORD_FAILURES, CARDS
-from cds.storage.database import StorageUnavailable
+from cds.ops.metrics import CARDS, CARDS_LOST
+from cds.storage.journal import CardJournal
 from cds.storage.records import EmittedCard
-from cds.storage.store import Store
+from cds.storage.writer import CardWriter, Queued, WriterState, WriteTracer
 
-log = logging.getLogger("cds.storage")
+log = logging.getLogger("cds.storage.recorder")
 hook_log = logging.getLogger("cds.api.hooks")
 
 RECORD_TIMEOUT_S = 2.0
-# Hook calls whose cards wait to be written. Beyond this the database is not keeping up:
-# shed (and count) rather than hold ever more memory.
+# Hook calls whose cards wait for the writer. The writer empties the queue as fast as it can
+# write locally; a queue this long means it is stuck, and further cards are dropped (and
+# counted) rather than held in ever more memory.
 MAX_QUEUED = 10_000
-# Hook calls written together in one INSERT: under load one write serves many calls.
-MAX_BATCH = 500
 UNKNOWN_RULE = "unknown"
 
 
@@ -56,63 +56,101 @@ def emitted(
 
 
 class CardRecorder:
-    """Queues each hook call's cards and writes them in batches from one background task,
-    so the database sees one INSERT per batch rather than one per hook call."""
+    """Queues each hook call's cards for the card writer."""
 
-    def __init__(self, store: Store, timeout_s: float = RECORD_TIMEOUT_S) -> None:
-        self.store = store
-        self.timeout_s = timeout_s
-        self._queue: deque[list[EmittedCard]] = deque()
-        self._writing = 0
-        self._writer: asyncio.Task[None] | None = None
+    def __init__(
+        self,
+        journal: CardJournal,
+        database_url: str,
+        *,
+        timeout_s: float = RECORD_TIMEOUT_S,
+        retry_max_s: float = 5.0,
+        schema_ready: bool = False,
+    ) -> None:
+        self._queue: deque[Queued] = deque()
+        self._tracer: WriteTracer | None = None
+        self.submitted_calls = 0
+        self._shedding = False
+        self.writer = CardWriter(
+            self._queue,
+            journal,
+            database_url,
+            timeout_s=timeout_s,
+            retry_max_s=retry_max_s,
+            schema_ready=schema_ready,
+        )
 
-    @property
-    def pending(self) -> int:
-        """Hook calls whose cards are queued or being written."""
-        return len(self._queue) + self._writing
+    def start(self) -> None:
+        self.writer.start()
+
+    def trace_with(self, tracer: WriteTracer) -> None:
+        self._tracer = self.writer.tracer = tracer
 
     def submit(self, service_id: str, cards: Sequence[Card], issuer: str | None = None) -> None:
         if not cards:
             return
         if len(self._queue) >= MAX_QUEUED:
-            CARD_RECORD_FAILURES.inc()
-            log.warning("cards not recorded: too many writes pending", extra={"cards": len(cards)})
+            CARDS_LOST.labels(reason="queue_full").inc(len(cards))
+            if not self._shedding:
+                self._shedding = True
+                log.error(
+                    "card records dropped: the card writer is not taking them "
+                    "(logged once until it does)",
+                    extra={"cards": len(cards)},
+                )
             return
-        self._queue.append(emitted(service_id, cards, datetime.now(UTC), issuer))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_queued())
+        self._shedding = False
+        # Counted before it is queued, so the writer never settles more calls than this.
+        self.submitted_calls += 1
+        context = self._tracer.capture() if self._tracer is not None else None
+        self._queue.append((emitted(service_id, cards, datetime.now(UTC), issuer), context))
+        self.writer.wake()
 
-    async def _write_queued(self) -> None:
-        while self._queue:
-            calls = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_BATCH))]
-            self._writing = len(calls)
-            try:
-                await self._write(calls)
-            finally:
-                self._writing = 0
+    @property
+    def pending(self) -> int:
+        """Hook calls of this process whose cards are not yet written (or dropped)."""
+        return self.submitted_calls - self.writer.done_calls
 
-    async def _write(self, calls: list[list[EmittedCard]]) -> None:
-        batch = [card for call in calls for card in call]
-        try:
-            await asyncio.wait_for(self.store.record_cards(batch), self.timeout_s)
-        except (StorageUnavailable, TimeoutError) as error:
-            CARD_RECORD_FAILURES.inc(len(calls))
-            log.warning(
-                "cards not recorded: database unavailable",
-                extra={"cards": len(batch), "error": str(error) or type(error).__name__},
-            )
-        except Exception:
-            CARD_RECORD_FAILURES.inc(len(calls))
-            log.exception("cards not recorded", extra={"cards": len(batch)})
+    async def caught_up(self, timeout_s: float) -> bool:
+        """Wait until the cards of every hook call submitted so far are written (or
+        dropped); False if that did not happen within `timeout_s`. Later calls are not
+        waited for, so this ends under load too."""
+        target = self.submitted_calls
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.writer.done_calls < target:
+            if loop.time() >= deadline or not self.writer.running:
+                return False
+            await asyncio.sleep(0.005)
+        return True
 
-    async def drain(self, timeout_s: float | None = None) -> None:
-        """Wait for queued writes (used at shutdown and by tests)."""
-        if self._writer is None or self._writer.done():
-            return
-        # Each write has its own deadline; the margin lets a timed-out one be counted.
-        writes = 1 + len(self._queue) // MAX_BATCH
-        limit = (self.timeout_s + 1.0) * writes if timeout_s is None else timeout_s
-        await asyncio.wait({self._writer}, timeout=limit)
+    @property
+    def queued_calls(self) -> int:
+        """Hook calls whose cards have not reached the journal yet."""
+        return self.submitted_calls - self.writer.settled_calls
+
+    def state(self) -> WriterState:
+        return self.writer.state()
+
+    def drained(self) -> bool:
+        """Every card submitted is journaled (or dropped) and written."""
+        return self.queued_calls == 0 and self.writer.journal.pending_cards == 0
+
+    async def drain(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every card submitted has been written; False if that did not happen
+        within `timeout_s` (the database is down, say). For tests and tools."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not self.drained():
+            if loop.time() >= deadline or not self.writer.running:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    async def close(self, budget_s: float) -> None:
+        """Journal the queue and write what the database takes within `budget_s`; what it
+        does not take stays in the journal for the next start."""
+        await asyncio.to_thread(self.writer.stop, budget_s)
 
 
 def after_hook(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Insert, Table, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cds.storage.database import Database
+from cds.storage.database import Database, StorageConflict
 from cds.storage.records import (
     CardOnRecord,
     EmittedCard,
@@ -27,12 +31,19 @@ _feedback_with_rule = feedback.outerjoin(
     emitted_cards, feedback.c.card_uuid == emitted_cards.c.card_uuid
 )
 
+log = logging.getLogger("cds.storage")
+
+# Bound parameters one SQLite statement may carry: 999 before 3.32, 32766 since.
+_SQLITE_PARAMETERS = 999 if sqlite3.sqlite_version_info < (3, 32) else 30_000
+
 
 class Store:
     def __init__(self, database: Database) -> None:
         self.database = database
 
     async def record_cards(self, cards: Sequence[EmittedCard]) -> None:
+        """Write the cards; a card already on record is kept once, so a batch written again
+        after a lost acknowledgement adds nothing."""
         if not cards:
             return
         rows = [
@@ -49,10 +60,47 @@ class Store:
             for c in cards
         ]
         async with self.database.begin() as connection:
-            await connection.execute(self._insert_ignoring_repeats(emitted_cards), rows)
+            await self._insert_rows(connection, emitted_cards, rows)
+
+    async def _insert_rows(
+        self, connection: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Many rows at once, ignoring repeats, at the least cost to each database.
+
+        PostgreSQL: one executemany, which asyncpg pipelines under one prepared statement.
+        SQLite: many rows per statement rather than one, since its driver lets go of the GIL
+        around every statement it steps, and a writer thread that must win the GIL back from
+        a busy event loop once per row falls behind. With RETURNING, SQLAlchemy's
+        "insertmanyvalues" renders pages of rows from one cached statement; a SQLite too old
+        for RETURNING gets multi-row VALUES compiled per chunk."""
+        insert = self._insert_ignoring_repeats(table)
+        if self.database.dialect != "sqlite":
+            await connection.execute(insert, list(rows))
+            return
+        if connection.dialect.insert_executemany_returning:
+            keys = list(table.primary_key.columns)
+            (await connection.execute(insert.returning(*keys), list(rows))).all()
+            return
+        per_statement = max(1, _SQLITE_PARAMETERS // max(1, len(rows[0])))
+        for start in range(0, len(rows), per_statement):
+            await connection.execute(insert.values(list(rows[start : start + per_statement])))
 
     async def save_feedback(self, records: Iterable[FeedbackRecord]) -> list[FeedbackRecord]:
-        """Store each report once; returns the ones not stored before."""
+        """Store each report once; returns the ones not stored before.
+
+        Reports are written in one fixed order, so two requests holding the same reports in
+        different orders wait for each other instead of deadlocking. A deadlock with other
+        work is retried once; one that persists is a StorageConflict."""
+        ordered = sorted(records, key=_report_key)
+        try:
+            return await self._save_feedback(ordered)
+        except StorageConflict as conflict:
+            log.warning(
+                "feedback write lost a deadlock; trying once more", extra={"error": str(conflict)}
+            )
+            return await self._save_feedback(ordered)
+
+    async def _save_feedback(self, records: Sequence[FeedbackRecord]) -> list[FeedbackRecord]:
         received_at = datetime.now(UTC)
         stored: list[FeedbackRecord] = []
         async with self.database.begin() as connection:
@@ -163,6 +211,16 @@ class Store:
         if self.database.dialect == "sqlite":
             return sqlite.insert(table).on_conflict_do_nothing()
         return postgresql.insert(table).on_conflict_do_nothing()
+
+
+def _report_key(record: FeedbackRecord) -> tuple[str, str, datetime, tuple[str, ...]]:
+    # The unique key of the feedback table, so locks on it are always taken in one order.
+    return (
+        record.card_uuid,
+        record.outcome,
+        record.outcome_timestamp.astimezone(UTC),
+        tuple(sorted(set(record.accepted_suggestions))),
+    )
 
 
 def _reason(system: str | None, code: str | None, display: str | None) -> OverrideReason | None:

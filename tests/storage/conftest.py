@@ -18,6 +18,7 @@ import pytest
 from psycopg2 import sql
 from sqlalchemy.engine import URL, make_url
 
+from bench.tcp_proxy import TcpProxy
 from cds.storage.database import Database
 from cds.storage.store import Store
 
@@ -76,3 +77,18 @@ async def store(database_url: str) -> AsyncIterator[Store]:
     await database.migrate()
     yield Store(database)
     await database.dispose()
+
+
+@pytest.fixture
+def proxy(postgres_url: str) -> Iterator[TcpProxy]:
+    """A TCP proxy in front of this test's PostgreSQL database, to stop, freeze or delay it as
+    the service sees it (the server itself is shared and keeps running)."""
+    url = make_url(postgres_url)
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as running:
+        yield running
+
+
+@pytest.fixture
+def proxied_url(postgres_url: str, proxy: TcpProxy) -> str:
+    """This test's database, reached through `proxy`."""
+    return _libpq(make_url(postgres_url).set(host=proxy.host, port=proxy.port))
