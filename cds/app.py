@@ -22,7 +22,7 @@ from cards.catalog import catalog
 from cds.api import feedback
 from cds.api.errors import ServiceError, operation_outcome, validation_failed
 from cds.api.responses import JsonResponse
-from cds.api.routes import router
+from cds.api.routes import HOOK_PATH, call_service, router
 from cds.ops import operations
 from cds.ops.access_log import AccessLogMiddleware
 from cds.ops.lifespan import lifespan
@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         lifespan=lifespan(runtime, freeze_gc=freeze_gc),
     )
     app.state.runtime = runtime
+    # The hook endpoint first, as a route of the app itself: the routers included below are
+    # matched through FastAPI's router machinery, which cost each hook call 15 µs more.
+    app.add_route(HOOK_PATH, call_service, methods=["POST"])
     app.include_router(router)
     app.include_router(feedback.router)
     app.include_router(operations.router)
