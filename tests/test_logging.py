@@ -179,3 +179,12 @@ def test_fhir_request_urls_naming_the_patient_never_reach_the_log(
     assert "Condition?[query]" in out
     assert patient not in out
     assert "secret-token" not in out
+
+
+def test_a_line_holding_what_orjson_refuses_is_still_written() -> None:
+    message = "lone \ud800 surrogate"
+    record = logging.LogRecord("cds", logging.INFO, __file__, 1, message, None, None)
+    record.cards = 2**70
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == message
+    assert line["cards"] == 2**70

@@ -177,3 +177,19 @@ def test_the_setting_turns_on_export_over_otlp(settings: Settings) -> None:
         assert provider.resource.attributes["service.name"] == "plp-cds"
     finally:
         provider.shutdown()
+
+
+def test_with_tracing_off_a_global_tracer_provider_gets_no_spans(
+    settings: Settings, exporter: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tracing is off unless CDS_OTEL_ENABLED says otherwise, even when the process has a
+    global provider (an OpenTelemetry agent's): FastAPI's own tracing is turned off too."""
+    from opentelemetry import trace
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    with TestClient(create_app(settings)) as client:
+        assert client.post(HOOK, json=load_example("patient-view.json")).status_code == 200
+        assert client.get("/cds-services").status_code == 200
+    assert exporter.get_finished_spans() == ()

@@ -65,7 +65,7 @@ async def call_service(request: Request) -> Response:
     return Response(response.to_json(), media_type="application/json")
 
 
-router.add_route("/cds-services/{service_id}", call_service, methods=["POST"])
+HOOK_PATH = "/cds-services/{service_id}"
 
 
 def find_service(service_id: str) -> Service:

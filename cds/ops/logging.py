@@ -13,6 +13,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 # Set by the hook route; every record logged while answering that call picks it up.
 hook_instance: ContextVar[str | None] = ContextVar("hook_instance", default=None)
 
@@ -125,7 +127,12 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = bounded(
                 redact(self.formatException(record.exc_info)), MAX_EXCEPTION_CHARS
             )
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        try:
+            # A line per request: orjson writes it in a fifth of json's time.
+            return orjson.dumps(entry, default=str).decode()
+        except orjson.JSONEncodeError:
+            # What orjson refuses (a lone surrogate, an integer past 64 bits) json writes.
+            return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 def logging_config(level: str) -> dict[str, Any]:
