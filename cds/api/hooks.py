@@ -111,7 +111,7 @@ async def read_patient(
     )
     if facts.in_scope:
         # Out of scope, the orders do not matter: the answer is no cards whatever they are.
-        unseen = unseen_drugs(record.medication_orders, record.medications)
+        unseen = unseen_drugs(record.orders_by_reference(), record.medications)
         require_seen(unseen, why, "prefetch.medications")
     return record, facts
 
@@ -125,7 +125,7 @@ async def read_drafts(
     drafts.medications = record.medications | drafts.medications
     why = await resolve(request, drafts)
     require_seen(
-        unseen_drugs(drafts.medication_orders, drafts.medications, drafts=True),
+        unseen_drugs(drafts.orders_by_reference(), drafts.medications, drafts=True),
         why,
         "context.draftOrders",
     )

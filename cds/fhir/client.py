@@ -128,9 +128,8 @@ class FhirServerFallback:
         None when nothing was left to fetch; else why the fetch could not be done, for the
         caller to name beside any order whose drug stays unknown."""
         base = (request.fhirServer or "").rstrip("/")
-        if not any(
-            medication_to_fetch(o, record.medications, base) for o in record.medication_orders
-        ):
+        orders = record.orders_by_reference()
+        if not any(medication_to_fetch(o, record.medications, base) for o in orders):
             return None
         why = self.unusable(request)
         if why is not None:
@@ -139,7 +138,7 @@ class FhirServerFallback:
         session = self._session(request, {"medications": Unsatisfied("")})
         bundle: JsonObject = {
             "resourceType": "Bundle",
-            "entry": [{"resource": order} for order in record.medication_orders],
+            "entry": [{"resource": order} for order in orders],
         }
         try:
             async with asyncio.timeout(self.timeout_s):
