@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.bare import RESPONSE_ENV
+from bench.floors import RESPONSE_ENV
 from bench.patients import HOOK_PATHS
 from bench.servers import Command, served_command, uvicorn_command
 
@@ -54,7 +54,7 @@ def parse_only() -> Target:
     return Target(
         PARSE_ONLY,
         HOOK_PATHS["patient-view"],
-        lambda workers: uvicorn_command("bench.parse_only:app", workers=workers),
+        lambda workers: uvicorn_command("bench.floors:parse_only", workers=workers),
         dict(os.environ),
     )
 
@@ -65,7 +65,7 @@ def parse_only_h11() -> Target:
     return Target(
         PARSE_ONLY_H11,
         HOOK_PATHS["patient-view"],
-        lambda workers: uvicorn_command("bench.parse_only:app", workers=workers, http="h11"),
+        lambda workers: uvicorn_command("bench.floors:parse_only", workers=workers, http="h11"),
         dict(os.environ),
     )
 
@@ -75,6 +75,6 @@ def bare(response: Path) -> Target:
     return Target(
         BARE,
         HOOK_PATHS["patient-view"],
-        lambda workers: uvicorn_command("bench.bare:app", workers=workers),
+        lambda workers: uvicorn_command("bench.floors:bare", workers=workers),
         os.environ | {RESPONSE_ENV: str(response)},
     )

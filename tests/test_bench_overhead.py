@@ -13,9 +13,9 @@ import orjson
 import pytest
 
 from bench.asgi import post
+from bench.floors import parse_only as parse_only_app
 from bench.http_load import LoadResult
 from bench.overhead import overheads, verdict
-from bench.parse_only import app as parse_only_app
 from bench.patients import SYNTHEA, build_chart, hook_request
 from bench.peer_targets import PEERS, find
 from bench.report import http_section

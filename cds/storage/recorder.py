@@ -15,13 +15,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from cards.models import Card
-from cds.ops.metrics import CARDS, CARDS_LOST
+from cds.ops.metrics import CARDS_LOST
 from cds.storage.journal import CardJournal
 from cds.storage.records import EmittedCard
 from cds.storage.writer import CardWriter, Queued, WriterState, WriteTracer
 
 log = logging.getLogger("cds.storage.recorder")
-hook_log = logging.getLogger("cds.api.hooks")
 
 RECORD_TIMEOUT_S = 2.0
 # Hook calls whose cards wait for the writer. The writer empties the queue as fast as it can
@@ -151,18 +150,3 @@ class CardRecorder:
         """Journal the queue and write what the database takes within `budget_s`; what it
         does not take stays in the journal for the next start."""
         await asyncio.to_thread(self.writer.stop, budget_s)
-
-
-def after_hook(
-    recorder: CardRecorder | None,
-    service_id: str,
-    cards: Sequence[Card],
-    issuer: str | None = None,
-) -> None:
-    """Count the cards and queue their record (with the `issuer` they were sent to); the
-    hook answers whatever happens here."""
-    for card in cards:
-        CARDS.labels(rule=rule_of(card), indicator=card.indicator.value).inc()
-    hook_log.info("hook answered", extra={"service": service_id, "cards": len(cards)})
-    if recorder is not None:
-        recorder.submit(service_id, cards, issuer)
