@@ -52,6 +52,9 @@ class TcpProxy:
         self._to_server = asyncio.Event()
         self._to_client = asyncio.Event()
         self._marker: bytes | None = None
+        # Counts stops: a connection whose upstream was still being opened when the proxy
+        # stopped is cut once it is open, instead of outliving the stop.
+        self._stops = 0
         self.connections = 0
 
     def __enter__(self) -> TcpProxy:
@@ -118,6 +121,7 @@ class TcpProxy:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _shut(self) -> None:
+        self._stops += 1
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -127,10 +131,20 @@ class TcpProxy:
         self._links.clear()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._server is None:
+            # Accepted before a stop, handed to this task after it.
+            writer.transport.abort()
+            return
+        stops = self._stops
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.transport.abort()
+            return
+        if self._stops != stops:
+            # Stopped while this connection was being opened.
+            writer.transport.abort()
+            upstream_writer.transport.abort()
             return
         self.connections += 1
         link = _Link(client=writer, server=upstream_writer)
