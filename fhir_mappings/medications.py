@@ -107,6 +107,37 @@ def medication_fact(
 ) -> MedicationFact | None:
     """The fact for one order, or None when it names nothing the guideline knows."""
     terminology = terminology or builtin()
+    if status is None and "medicationReference" not in order:
+        # The fact is then a function of the order alone. Most orders name nothing the
+        # guideline knows, which the (cached) identity of their concept says at once; for
+        # the others, the fact of the same order in the last call is reused.
+        identity = _identify_concept(
+            _concept_key(order.get("medicationCodeableConcept")), None, terminology
+        )
+        if not identity.ingredients:
+            return None
+        try:
+            key = orjson.dumps(order)
+        except orjson.JSONEncodeError:
+            return _read_fact(order, {}, None, terminology)
+        return _order_fact(key, terminology)
+    return _read_fact(order, bundled, status, terminology)
+
+
+# Each hook call sends the chart again (patient-view, then order-select as each drug is
+# picked, then order-sign): a guideline drug's order is read once per process and
+# terminology, keyed by its whole JSON. The fact is frozen, so sharing it is safe.
+@lru_cache(maxsize=4096)
+def _order_fact(key: bytes, terminology: Terminology) -> MedicationFact | None:
+    return _read_fact(orjson.loads(key), {}, None, terminology)
+
+
+def _read_fact(
+    order: JsonObject,
+    bundled: Mapping[str, JsonObject],
+    status: str | None,
+    terminology: Terminology,
+) -> MedicationFact | None:
     medication = _referenced_medication(order, bundled)
     concept = order.get("medicationCodeableConcept")
     display = text(obj(order.get("medicationReference")).get("display"))

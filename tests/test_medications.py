@@ -346,3 +346,43 @@ def test_official_fhir_r4_examples_are_read_through_their_medications() -> None:
         "MedicationRequest/medrx0307": (("oxycodone",), {T.OPIOID}, False),
         "MedicationRequest/medrx0308": (("hydrocodone",), {T.OPIOID}, False),
     }
+
+
+def test_an_order_seen_before_is_read_again_when_anything_in_it_changed() -> None:
+    """The fact of an order already read is reused (issue 15): the same order with another
+    status, dose, date or drug must never be answered with the fact of the order as it was."""
+    order = med(
+        "317136",  # nortriptyline 25 MG Oral Capsule
+        id="nt",
+        authored="2026-01-01",
+        dosages=[dosage(1, "{capsule}", frequency=3)],
+    )
+    first = fact(order)
+    assert fact(json.loads(json.dumps(order))) == first
+    assert isinstance(first.dose, DailyDose)
+    assert first.dose.mg_per_day == 75
+    assert first.current
+    assert first.in_use is not None and first.in_use.start is not None
+    assert first.in_use.start.isoformat() == "2026-01-01"
+
+    stopped = fact(order | {"status": "stopped"})
+    assert stopped.status == "stopped" and not stopped.current
+    higher = fact(order | {"dosageInstruction": [dosage(2, "{capsule}", frequency=3)]})
+    assert isinstance(higher.dose, DailyDose) and higher.dose.mg_per_day == 150
+    later = fact(order | {"authoredOn": "2026-06-01"})
+    assert later.in_use is not None and later.in_use.start is not None
+    assert later.in_use.start.isoformat() == "2026-06-01"
+    other_drug = fact(order | {"medicationCodeableConcept": {"text": "amitriptyline 25 mg"}})
+    assert other_drug.ingredients == ("amitriptyline",)
+    # And the order as it first was still reads as it did.
+    assert fact(order) == first
+
+
+def test_an_order_that_is_not_plain_json_is_still_read() -> None:
+    """An order the cache cannot key (a library caller's Python values, not JSON from a
+    request) is read without it, not skipped: skipping it could hide a TCA."""
+    order = med("317136", id="nt", dosages=[dosage(1, "{capsule}", frequency=2)])
+    order["extension"] = [{"url": "http://example.org/big", "valueInteger": 2**70}]
+    read = fact(order)
+    assert read.ingredients == ("nortriptyline",)
+    assert isinstance(read.dose, DailyDose) and read.dose.mg_per_day == 50
