@@ -22,6 +22,7 @@ import orjson
 from facts.allergies import AllergyFact
 from facts.classes import TherapyClass
 from fhir_mappings.code_tables import normalise
+from fhir_mappings.content_cache import small_concept
 from fhir_mappings.json_access import (
     JsonObject,
     codings,
@@ -68,7 +69,9 @@ def allergy_fact(allergy: JsonObject, terminology: Terminology | None = None) ->
     concepts = [allergy.get("code"), *(r.get("substance") for r in objs(allergy.get("reaction")))]
     named = _NONE
     for concept in concepts:
-        named |= _allergen(_key(concept), terminology)
+        key = _key(concept)
+        read = _allergen if small_concept(key) else _allergen.__wrapped__
+        named |= read(key, terminology)
     if not named:
         return None
     verification = status_code(allergy.get("verificationStatus"))

@@ -18,6 +18,7 @@ import orjson
 
 from facts.classes import HEART_CONCERNS, ConditionClass
 from facts.conditions import ConditionFact
+from fhir_mappings.content_cache import small_concept
 from fhir_mappings.fhir_dates import last_day
 from fhir_mappings.json_access import (
     JsonObject,
@@ -52,7 +53,8 @@ NOTHING = Recognised(frozenset())
 def recognise(concept: Any, terminology: Terminology | None = None) -> Recognised:
     """What a Condition.code names: codes first, then displays, then text."""
     key = orjson.dumps(concept) if isinstance(concept, dict) else b"null"
-    return _recognise(key, terminology or builtin())
+    read = _recognise if small_concept(key) else _recognise.__wrapped__
+    return read(key, terminology or builtin())
 
 
 # Charts repeat the same codes many times: recognise each distinct concept once per process

@@ -22,6 +22,7 @@ from facts.classes import TherapyClass
 from facts.dose import DailyDose, UnknownDose
 from facts.medications import NOT_AN_ORDER_INTENTS, TRIED_STATUSES, Interval, MedicationFact
 from fhir_mappings.code_tables import RXNORM, normalise
+from fhir_mappings.content_cache import small_concept, small_order
 from fhir_mappings.dose import daily_dose
 from fhir_mappings.json_access import (
     JsonObject,
@@ -111,16 +112,15 @@ def medication_fact(
         # The fact is then a function of the order alone. Most orders name nothing the
         # guideline knows, which the (cached) identity of their concept says at once; for
         # the others, the fact of the same order in the last call is reused.
-        identity = _identify_concept(
-            _concept_key(order.get("medicationCodeableConcept")), None, terminology
-        )
+        identity = _concept_identity(order.get("medicationCodeableConcept"), None, terminology)
         if not identity.ingredients:
             return None
         try:
             key = orjson.dumps(order)
         except orjson.JSONEncodeError:
             return _read_fact(order, {}, None, terminology)
-        return _order_fact(key, terminology)
+        read = _order_fact if small_order(key) else _order_fact.__wrapped__
+        return read(key, terminology)
     return _read_fact(order, bundled, status, terminology)
 
 
@@ -144,7 +144,7 @@ def _read_fact(
     if medication:
         identity = identify(concept, medication, display, terminology)
     else:
-        identity = _identify_concept(_concept_key(concept), display, terminology)
+        identity = _concept_identity(concept, display, terminology)
     if not identity.ingredients:
         return None
     route = _route_words(order, terminology)
@@ -154,7 +154,10 @@ def _read_fact(
     if strength is None and identity.drug is not None and len(identity.drug.strengths_mg) == 1:
         strength = identity.drug.strengths_mg[0][1]
     if strength is None and len(identity.ingredients) == 1:
-        strength = _strength_from_text(identity.words)
+        words = identity.words
+        strength = (
+            _strength_from_text if small_concept(words) else _strength_from_text.__wrapped__
+        )(words)
     status_value = status or text(order.get("status")) or "unknown"
     return MedicationFact(
         reference=reference_of(order),
@@ -227,6 +230,12 @@ def _counts(order: JsonObject) -> bool:
         text(order.get("status")) in TRIED_STATUSES
         and text(order.get("intent")) not in NOT_AN_ORDER_INTENTS
     )
+
+
+def _concept_identity(concept: Any, display: str | None, terminology: Terminology) -> Identity:
+    key = _concept_key(concept)
+    read = _identify_concept if small_concept(key) else _identify_concept.__wrapped__
+    return read(key, display, terminology)
 
 
 def _concept_key(concept: Any) -> bytes:
@@ -367,7 +376,10 @@ def _route_words(order: JsonObject, terminology: Terminology) -> frozenset[str]:
         for w in (concept_words(d.get("route")), concept_words(d.get("site")))
         if w
     )
-    return _product_words(words, terminology) if words else frozenset()
+    if not words:
+        return frozenset()
+    read = _product_words if small_concept(words) else _product_words.__wrapped__
+    return read(words, terminology)
 
 
 # Orders repeat the same few routes ("Oral", "Topical"): read each once.

@@ -386,3 +386,34 @@ def test_an_order_that_is_not_plain_json_is_still_read() -> None:
     read = fact(order)
     assert read.ingredients == ("nortriptyline",)
     assert isinstance(read.dose, DailyDose) and read.dose.mg_per_day == 50
+
+
+def test_huge_concepts_and_orders_are_read_but_not_kept() -> None:
+    """The content-keyed caches keep small keys only: a caller sending orders of a megabyte
+    each cannot make a worker hold thousands of them (issue 13's memory bounds)."""
+    from fhir_mappings import conditions, medications
+
+    padding = [{"system": "http://example.org/local", "code": f"x{i}"} for i in range(400)]
+    order = med(
+        "317136",
+        id="big",
+        dosages=[dosage(1, "{capsule}", frequency=3)],
+        note=[{"text": "n" * 20_000}],
+    )
+    order["medicationCodeableConcept"]["coding"].extend(padding)
+    kept = (
+        medications._identify_concept.cache_info().currsize,
+        medications._order_fact.cache_info().currsize,
+    )
+    read = fact(order)
+    assert read.ingredients == ("nortriptyline",)
+    assert isinstance(read.dose, DailyDose) and read.dose.mg_per_day == 75
+    assert (
+        medications._identify_concept.cache_info().currsize,
+        medications._order_fact.cache_info().currsize,
+    ) == kept
+
+    heart = {"coding": [{"system": "http://snomed.info/sct", "code": "84114007"}, *padding]}
+    before = conditions._recognise.cache_info().currsize
+    assert conditions.recognise(heart).classes
+    assert conditions._recognise.cache_info().currsize == before
