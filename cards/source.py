@@ -22,6 +22,7 @@ TOPICS: dict[str, str] = {
     "long-term-opioid": "Long-term opioid use in phantom limb pain",
     "tertiary-amine-tca": "Choice of tricyclic antidepressant",
     "splinting": "Splinting of the residual limb",
+    "checks-not-done": "Guideline checks not done: data could not be read",
 }
 
 
@@ -46,6 +47,7 @@ OVERRIDE_REASONS: dict[str, str] = {
     "not-residual-limb": "Order does not immobilise the residual limb",
     "cross-taper": "Planned cross-taper from one agent to the other",
     "opioid-plan-reviewed": "Opioid therapy reviewed; plan and monitoring in place",
+    "chart-reviewed": "Chart reviewed by the prescriber instead",
 }
 
 

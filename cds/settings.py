@@ -21,13 +21,28 @@ class PrefetchResolution(StrEnum):
     """How required data that prefetch did not satisfy (missing, an OperationOutcome, or
     one page of a longer search) is had, as HAPI FHIR names its CDS resolution strategies.
 
-    Whatever the choice, data that cannot be had is a 412 naming each key: answering from
-    what is there would be advice from a partial chart, and an empty answer would hide the
-    failure, so neither is offered as a policy.
+    Whatever the choice, data that cannot be had is never advised from: answering from what
+    is there would be advice from a partial chart, and an empty answer would hide the
+    failure, so neither is offered as a policy. How the failure is said is
+    UnavailableDataAnswer.
     """
 
     NONE = "none"  # prefetch only: nothing is fetched
     FHIR_SERVER = "fhir-server"  # the request's fhirServer, if on CDS_FHIR_ALLOWLIST
+
+
+class UnavailableDataAnswer(StrEnum):
+    """How a hook call answers when data it needs cannot be had.
+
+    CDS Hooks 2.0 says 412 Precondition Failed. Some clients show a failed call as no advice
+    at all: the CDS Hooks sandbox shows a 412 as "All clear!", which for a heart patient
+    being prescribed a TCA reads as the checks having passed. For such clients the service
+    can answer 200 with one card that gives no advice and says the checks were not done and
+    why.
+    """
+
+    STATUS_412 = "412"
+    CARD = "card"
 
 
 class Settings(BaseSettings):
@@ -40,6 +55,10 @@ class Settings(BaseSettings):
         description="External base URL of this service; JWT `aud` is this plus the request path.",
     )
     cds_prefetch_resolution: PrefetchResolution = PrefetchResolution.FHIR_SERVER
+    cds_unavailable_data_answer: UnavailableDataAnswer = Field(
+        default=UnavailableDataAnswer.STATUS_412,
+        description="412 (CDS Hooks), or card: a 200 with a card saying the checks were not done.",
+    )
     cds_fhir_timeout_s: float = Field(
         default=3.0, gt=0, description="Deadline for everything one hook call fetches."
     )

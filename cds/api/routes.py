@@ -10,6 +10,8 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cards.checks_not_done import checks_not_done
+from cards.models import CdsResponse
 from cds.api.errors import ServiceError, validation_failed
 from cds.api.hooks import answer
 from cds.api.limits import check_entry_counts
@@ -21,9 +23,11 @@ from cds.ops.logging import hook_instance
 from cds.ops.metrics import CARDS, HOOK_LATENCY
 from cds.runtime import runtime_of
 from cds.security.auth import caller_issuer
+from cds.settings import UnavailableDataAnswer
 from cds.storage.recorder import rule_of
 
 router = APIRouter()
+CARD = UnavailableDataAnswer.CARD
 
 _DISCOVERY = {"services": [s.discovery() for s in SERVICES.values()]}
 
@@ -48,14 +52,19 @@ async def call_service(request: Request) -> Response:
     hook_instance.set(hook_request.hookInstance)
     patient_data = runtime.patient_data
     with HOOK_LATENCY.labels(service=service.id).time():
-        response = await answer(
-            service,
-            hook_request,
-            patient_data.fallback,
-            patient_data.resolve,
-            settings,
-            runtime.terminology,
-        )
+        try:
+            response = await answer(
+                service,
+                hook_request,
+                patient_data.fallback,
+                patient_data.resolve,
+                settings,
+                runtime.terminology,
+            )
+        except ServiceError as error:
+            if error.status != 412 or settings.cds_unavailable_data_answer is not CARD:
+                raise
+            response = CdsResponse(cards=[checks_not_done(error.message)])
     cards = response.cards
     call.cards = len(cards)
     for card in cards:
