@@ -14,10 +14,10 @@ from cards.catalog import catalog
 from cards.models import CdsResponse
 from cards.orders import order_cards
 from cards.patient_view import patient_view_cards
-from cds.api.errors import ServiceError, validation_failed
+from cds.api.errors import DataUnavailable, ServiceError, validation_failed
 from cds.api.models import HookRequest, OrderSelectContext, OrderSignContext, PatientContext
-from cds.api.services import ALLERGIES, PAIN_SCORES, Hook, Service
-from cds.fhir.patient_data import Fallback, Resolver, gather
+from cds.api.services import ALLERGIES, CONDITIONS, PAIN_SCORES, Hook, Service
+from cds.fhir.patient_data import Fallback, Resolver, gather, unsatisfied
 from cds.settings import Settings
 from facts.patient import PatientFacts
 from fhir_mappings.facts import medication_facts, patient_facts
@@ -100,7 +100,12 @@ async def read_patient(
 ) -> tuple[ResourceSet, PatientFacts]:
     """The patient's resources and facts: prefetch, else the FHIR server (`fallback`).
     Optional data that could not be had is said to be unavailable in the facts."""
-    data = await gather(request, service.prefetch, fallback)
+    try:
+        data = await gather(request, service.prefetch, fallback)
+    except DataUnavailable:
+        if sent_without_phantom_limb_pain(request, terminology):
+            return ResourceSet(), OUT_OF_SCOPE
+        raise
     record = collect(data.values.values())
     why = await resolve(request, record)
     facts = patient_facts(
@@ -114,6 +119,20 @@ async def read_patient(
         unseen = unseen_drugs(record.orders_by_reference(), record.medications)
         require_seen(unseen, why, "prefetch.medications")
     return record, facts
+
+
+# No phantom limb pain on the chart: the guideline does not apply, whatever else it holds.
+OUT_OF_SCOPE = PatientFacts(phantom_limb_pain=(), heart=(), risk_factors=(), medications=())
+
+
+def sent_without_phantom_limb_pain(request: HookRequest, terminology: Terminology | None) -> bool:
+    """The Conditions came whole in the prefetch and name no phantom limb pain. Other data
+    that could not be had is then no reason for a 412 (or a card saying the checks were not
+    done): the answer is no cards whatever it holds."""
+    if request.prefetch is None or unsatisfied(request, (CONDITIONS,)):
+        return False
+    conditions = request.prefetch[CONDITIONS.name]
+    return not patient_facts(collect([conditions]), terminology).in_scope
 
 
 async def read_drafts(
