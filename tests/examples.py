@@ -171,6 +171,11 @@ CATALOG: tuple[Example, ...] = (
         "TCA and heart failure (the service advises on phantom limb pain only)",
     ),
     Example(
+        "behaviours/paged-orders-out-of-scope.json",
+        "the same chart with its orders paged (a next link) and no FHIR server: still no "
+        "cards, not a 412 (the Conditions came whole: the guideline does not apply)",
+    ),
+    Example(
         "behaviours/paged-prefetch-412.json",
         "Conditions prefetched as the first page of 64 (a next link), the FHIR server not "
         "usable: 412 naming the key, not advice from page one",
