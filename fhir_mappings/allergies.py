@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -22,7 +21,7 @@ import orjson
 from facts.allergies import AllergyFact
 from facts.classes import TherapyClass
 from fhir_mappings.code_tables import normalise
-from fhir_mappings.content_cache import small_concept
+from fhir_mappings.content_cache import content_cache
 from fhir_mappings.json_access import (
     JsonObject,
     codings,
@@ -69,9 +68,7 @@ def allergy_fact(allergy: JsonObject, terminology: Terminology | None = None) ->
     concepts = [allergy.get("code"), *(r.get("substance") for r in objs(allergy.get("reaction")))]
     named = _NONE
     for concept in concepts:
-        key = _key(concept)
-        read = _allergen if small_concept(key) else _allergen.__wrapped__
-        named |= read(key, terminology)
+        named |= _allergen(_key(concept), terminology)
     if not named:
         return None
     verification = status_code(allergy.get("verificationStatus"))
@@ -91,7 +88,7 @@ def _key(concept: Any) -> bytes:
 
 
 # Allergy lists repeat the same few allergens: read each concept once per terminology.
-@lru_cache(maxsize=2048)
+@content_cache(maxsize=2048)
 def _allergen(key: bytes, terminology: Terminology) -> Allergen:
     concept = obj(orjson.loads(key))
     found = _NONE

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from facts.classes import HEART_CONCERNS, ConditionClass
 from facts.conditions import ConditionFact
-from fhir_mappings.content_cache import small_concept
+from fhir_mappings.content_cache import content_cache
 from fhir_mappings.fhir_dates import last_day
 from fhir_mappings.json_access import (
     JsonObject,
@@ -53,13 +52,12 @@ NOTHING = Recognised(frozenset())
 def recognise(concept: Any, terminology: Terminology | None = None) -> Recognised:
     """What a Condition.code names: codes first, then displays, then text."""
     key = orjson.dumps(concept) if isinstance(concept, dict) else b"null"
-    read = _recognise if small_concept(key) else _recognise.__wrapped__
-    return read(key, terminology or builtin())
+    return _recognise(key, terminology or builtin())
 
 
 # Charts repeat the same codes many times: recognise each distinct concept once per process
 # and terminology. The answer is frozen, so sharing it is safe.
-@lru_cache(maxsize=4096)
+@content_cache(maxsize=4096)
 def _recognise(key: bytes, terminology: Terminology) -> Recognised:
     concept = obj(orjson.loads(key))
     found: set[str] = set()

@@ -1,15 +1,21 @@
-"""How large a key the content-keyed caches take.
+"""A cache keyed by content, bounded in the size of its keys as well as in their count.
 
-What a concept, a text or an order says is cached keyed by its content (lru_cache, bounded in
-count). The count alone does not bound the memory: a caller could send thousands of concepts
-or orders of a megabyte each, and a worker would keep them all as keys. Content longer than
-these limits is read each time instead; real concepts and orders are well under them
-(Synthea's orders: about 1 KB of JSON).
+What a concept, a text or an order says is cached keyed by its content. lru_cache bounds
+the number of entries, not the memory: a caller could send thousands of concepts or orders
+of a megabyte each, and a worker would keep them all as keys. Content longer than the limit
+is read each time instead; real concepts and orders are well under it (Synthea's orders:
+about 1 KB of JSON).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sized
+from collections.abc import Callable
+from functools import lru_cache, wraps
+from typing import ParamSpec, Protocol, TypeVar, cast
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 # Bytes of a concept's JSON, or characters of a product's words.
 MAX_CACHED_CONCEPT = 2048
@@ -17,9 +23,30 @@ MAX_CACHED_CONCEPT = 2048
 MAX_CACHED_ORDER = 8192
 
 
-def small_concept(key: Sized) -> bool:
-    return len(key) <= MAX_CACHED_CONCEPT
+class ContentCache(Protocol[P, R_co]):
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+    def cache_info(self) -> object: ...
 
 
-def small_order(key: Sized) -> bool:
-    return len(key) <= MAX_CACHED_ORDER
+def content_cache(
+    maxsize: int, most: int = MAX_CACHED_CONCEPT
+) -> Callable[[Callable[P, R]], ContentCache[P, R]]:
+    """`function` through an lru_cache, unless its first argument (the content it reads)
+    is longer than `most`."""
+
+    def decorate(function: Callable[P, R]) -> ContentCache[P, R]:
+        lru = lru_cache(maxsize=maxsize)(function)
+        # The same call, typed as the function is (lru_cache types its arguments Hashable).
+        cached = cast(Callable[P, R], lru)
+
+        @wraps(function)
+        def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            if len(args[0]) > most:  # type: ignore[arg-type]
+                return function(*args, **kwargs)
+            return cached(*args, **kwargs)
+
+        call.cache_info = lru.cache_info  # type: ignore[attr-defined]
+        return cast(ContentCache[P, R], call)
+
+    return decorate

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 import orjson
@@ -22,7 +22,7 @@ from facts.classes import TherapyClass
 from facts.dose import DailyDose, UnknownDose
 from facts.medications import NOT_AN_ORDER_INTENTS, TRIED_STATUSES, Interval, MedicationFact
 from fhir_mappings.code_tables import RXNORM, normalise
-from fhir_mappings.content_cache import small_concept, small_order
+from fhir_mappings.content_cache import MAX_CACHED_ORDER, content_cache
 from fhir_mappings.dose import daily_dose
 from fhir_mappings.json_access import (
     JsonObject,
@@ -112,22 +112,23 @@ def medication_fact(
         # The fact is then a function of the order alone. Most orders name nothing the
         # guideline knows, which the (cached) identity of their concept says at once; for
         # the others, the fact of the same order in the last call is reused.
-        identity = _concept_identity(order.get("medicationCodeableConcept"), None, terminology)
+        identity = _identify_concept(
+            _concept_key(order.get("medicationCodeableConcept")), None, terminology
+        )
         if not identity.ingredients:
             return None
         try:
             key = orjson.dumps(order)
         except orjson.JSONEncodeError:
             return _read_fact(order, {}, None, terminology)
-        read = _order_fact if small_order(key) else _order_fact.__wrapped__
-        return read(key, terminology)
+        return _order_fact(key, terminology)
     return _read_fact(order, bundled, status, terminology)
 
 
 # Each hook call sends the chart again (patient-view, then order-select as each drug is
 # picked, then order-sign): a guideline drug's order is read once per process and
 # terminology, keyed by its whole JSON. The fact is frozen, so sharing it is safe.
-@lru_cache(maxsize=4096)
+@content_cache(maxsize=4096, most=MAX_CACHED_ORDER)
 def _order_fact(key: bytes, terminology: Terminology) -> MedicationFact | None:
     return _read_fact(orjson.loads(key), {}, None, terminology)
 
@@ -144,7 +145,7 @@ def _read_fact(
     if medication:
         identity = identify(concept, medication, display, terminology)
     else:
-        identity = _concept_identity(concept, display, terminology)
+        identity = _identify_concept(_concept_key(concept), display, terminology)
     if not identity.ingredients:
         return None
     route = _route_words(order, terminology)
@@ -154,10 +155,7 @@ def _read_fact(
     if strength is None and identity.drug is not None and len(identity.drug.strengths_mg) == 1:
         strength = identity.drug.strengths_mg[0][1]
     if strength is None and len(identity.ingredients) == 1:
-        words = identity.words
-        strength = (
-            _strength_from_text if small_concept(words) else _strength_from_text.__wrapped__
-        )(words)
+        strength = _strength_from_text(identity.words)
     status_value = status or text(order.get("status")) or "unknown"
     return MedicationFact(
         reference=reference_of(order),
@@ -232,19 +230,13 @@ def _counts(order: JsonObject) -> bool:
     )
 
 
-def _concept_identity(concept: Any, display: str | None, terminology: Terminology) -> Identity:
-    key = _concept_key(concept)
-    read = _identify_concept if small_concept(key) else _identify_concept.__wrapped__
-    return read(key, display, terminology)
-
-
 def _concept_key(concept: Any) -> bytes:
     return orjson.dumps(concept) if isinstance(concept, dict) else b"null"
 
 
 # A chart repeats the same few drugs across many orders: identify each coded concept once
 # per process and terminology. The identity is frozen, so sharing it is safe.
-@lru_cache(maxsize=4096)
+@content_cache(maxsize=4096)
 def _identify_concept(key: bytes, display: str | None, terminology: Terminology) -> Identity:
     return identify(orjson.loads(key), {}, display, terminology)
 
@@ -351,7 +343,7 @@ def _ratio_mg(strength: Any) -> float | None:
 
 
 # The same product's words come back with each of its orders: read each text once.
-@lru_cache(maxsize=4096)
+@content_cache(maxsize=4096)
 def _strength_from_text(words: str) -> float | None:
     lowered = words.lower()
     if _COMBINED_STRENGTH.search(lowered):
@@ -376,14 +368,11 @@ def _route_words(order: JsonObject, terminology: Terminology) -> frozenset[str]:
         for w in (concept_words(d.get("route")), concept_words(d.get("site")))
         if w
     )
-    if not words:
-        return frozenset()
-    read = _product_words if small_concept(words) else _product_words.__wrapped__
-    return read(words, terminology)
+    return _product_words(words, terminology) if words else frozenset()
 
 
 # Orders repeat the same few routes ("Oral", "Topical"): read each once.
-@lru_cache(maxsize=1024)
+@content_cache(maxsize=1024)
 def _product_words(words: str, terminology: Terminology) -> frozenset[str]:
     return terminology.drug_text.find(words) & PRODUCT_WORDS
 
