@@ -105,6 +105,14 @@ def bundle(*resources: dict[str, Any], type: str = "searchset") -> dict[str, Any
     }
 
 
+def first_page(*resources: dict[str, Any]) -> dict[str, Any]:
+    """The first page of a longer search (a `next` link), as a client that pages its
+    prefetch sends it."""
+    page = bundle(*resources)
+    page["link"] = [{"relation": "next", "url": "http://ehr.example.org/fhir/search?page=2"}]
+    return page
+
+
 def hook_request(
     hook: str = "patient-view",
     *,

@@ -13,18 +13,10 @@ from fastapi.testclient import TestClient
 
 from cds.app import create_app
 from cds.settings import Settings
-from tests.fhir import SERVICE_IDS, SNOMED, bundle, condition, hook_request, med, plp
+from tests.fhir import SERVICE_IDS, SNOMED, bundle, condition, first_page, hook_request, med, plp
 
 HEART_FAILURE = condition("84114007", SNOMED, id="hf")
 AMITRIPTYLINE = "856834"  # amitriptyline hydrochloride 25 MG Oral Tablet
-
-
-def paged(*resources: dict[str, Any]) -> dict[str, Any]:
-    """The first page of a longer search, as a client that pages its prefetch sends it."""
-    page = bundle(*resources)
-    page["total"] = 40
-    page["link"] = [{"relation": "next", "url": "http://ehr.example.org/fhir/Condition?page=2"}]
-    return page
 
 
 def serve(tmp_path: Path, **settings: Any) -> Iterator[TestClient]:
@@ -50,7 +42,7 @@ def post(client: TestClient, hook: str, body: dict[str, Any]) -> Any:
 def tca_for_a_heart_patient_with_paged_conditions() -> dict[str, Any]:
     return hook_request(
         "order-sign",
-        conditions=paged(plp(), HEART_FAILURE),
+        conditions=first_page(plp(), HEART_FAILURE),
         medications=bundle(),
         draftOrders=bundle(med(AMITRIPTYLINE, id="d1", status="draft"), type="collection"),
     )

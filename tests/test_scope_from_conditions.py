@@ -13,16 +13,10 @@ from fastapi.testclient import TestClient
 
 from cds.app import create_app
 from cds.settings import Settings
-from tests.fhir import SERVICE_IDS, SNOMED, bundle, condition, hook_request, med, plp
+from tests.fhir import SERVICE_IDS, SNOMED, bundle, condition, first_page, hook_request, med, plp
 
 HEART_FAILURE = condition("84114007", SNOMED, id="hf")
 NORTRIPTYLINE = "317136"
-
-
-def paged(*resources: dict[str, Any]) -> dict[str, Any]:
-    page = bundle(*resources)
-    page["link"] = [{"relation": "next", "url": "http://ehr.example.org/fhir/x?page=2"}]
-    return page
 
 
 @pytest.fixture(params=["412", "card"])
@@ -53,7 +47,7 @@ def test_no_phantom_limb_pain_in_whole_conditions_is_no_cards_despite_paged_orde
     client: TestClient,
 ) -> None:
     body = hook_request(
-        conditions=bundle(HEART_FAILURE), medications=paged(med(NORTRIPTYLINE, id="n1"))
+        conditions=bundle(HEART_FAILURE), medications=first_page(med(NORTRIPTYLINE, id="n1"))
     )
     response = post(client, body)
     assert response.status_code == 200, response.text
@@ -61,7 +55,7 @@ def test_no_phantom_limb_pain_in_whole_conditions_is_no_cards_despite_paged_orde
 
 
 def test_conditions_sent_as_null_are_no_conditions(client: TestClient) -> None:
-    body = hook_request(medications=paged(med(NORTRIPTYLINE, id="n1")))
+    body = hook_request(medications=first_page(med(NORTRIPTYLINE, id="n1")))
     body["prefetch"]["conditions"] = None
     assert post(client, body).json() == {"cards": []}
 
@@ -70,7 +64,7 @@ def test_phantom_limb_pain_with_paged_orders_is_never_advised_from_page_one(
     client: TestClient,
 ) -> None:
     body = hook_request(
-        conditions=bundle(plp(), HEART_FAILURE), medications=paged(med(NORTRIPTYLINE, id="n1"))
+        conditions=bundle(plp(), HEART_FAILURE), medications=first_page(med(NORTRIPTYLINE, id="n1"))
     )
     assert_checks_not_done(client, post(client, body), "prefetch.medications")
 
@@ -79,5 +73,5 @@ def test_paged_conditions_without_phantom_limb_pain_on_page_one_are_not_out_of_s
     client: TestClient,
 ) -> None:
     # Phantom limb pain could be on page two.
-    body = hook_request(conditions=paged(HEART_FAILURE), medications=bundle())
+    body = hook_request(conditions=first_page(HEART_FAILURE), medications=bundle())
     assert_checks_not_done(client, post(client, body), "prefetch.conditions")

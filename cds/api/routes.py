@@ -27,7 +27,6 @@ from cds.settings import UnavailableDataAnswer
 from cds.storage.recorder import rule_of
 
 router = APIRouter()
-CARD = UnavailableDataAnswer.CARD
 
 _DISCOVERY = {"services": [s.discovery() for s in SERVICES.values()]}
 
@@ -62,7 +61,10 @@ async def call_service(request: Request) -> Response:
                 runtime.terminology,
             )
         except ServiceError as error:
-            if error.status != 412 or settings.cds_unavailable_data_answer is not CARD:
+            if (
+                error.status != 412
+                or settings.cds_unavailable_data_answer is not UnavailableDataAnswer.CARD
+            ):
                 raise
             response = CdsResponse(cards=[checks_not_done(error.message)])
     cards = response.cards
