@@ -75,3 +75,41 @@ def test_paged_conditions_without_phantom_limb_pain_on_page_one_are_not_out_of_s
     # Phantom limb pain could be on page two.
     body = hook_request(conditions=first_page(HEART_FAILURE), medications=bundle())
     assert_checks_not_done(client, post(client, body), "prefetch.conditions")
+
+
+# Phantom limb pain as EHRs record it: every one of these puts the patient in scope, so paged
+# orders must never be answered with "no cards" (a TCA on page two would go unchecked).
+PHANTOM_LIMB_PAIN_AS_SENT = {
+    "ICD-10-CM G54.6": condition("G54.6"),
+    "SNOMED 5771000119106": condition("5771000119106", SNOMED),
+    "free text only": condition(None, text="Phantom limb pain, left leg"),
+    "display only": {
+        **condition(None),
+        "code": {"coding": [{"display": "Phantom limb syndrome with pain"}]},
+    },
+    "no clinical status": condition("G54.6", clinical=None),
+    "recurrence": condition("G54.6", clinical="recurrence"),
+    "provisional": condition("G54.6", verification="provisional"),
+}
+
+
+@pytest.mark.parametrize("recorded", PHANTOM_LIMB_PAIN_AS_SENT, ids=list(PHANTOM_LIMB_PAIN_AS_SENT))
+def test_phantom_limb_pain_however_recorded_keeps_paged_orders_from_no_cards(
+    client: TestClient, recorded: str
+) -> None:
+    body = hook_request(
+        conditions=bundle(PHANTOM_LIMB_PAIN_AS_SENT[recorded], HEART_FAILURE),
+        medications=first_page(med(NORTRIPTYLINE, id="n1")),
+    )
+    assert_checks_not_done(client, post(client, body), "prefetch.medications")
+
+
+@pytest.mark.parametrize("status", ["resolved", "inactive", "remission"])
+def test_phantom_limb_pain_no_longer_live_is_out_of_scope_despite_paged_orders(
+    client: TestClient, status: str
+) -> None:
+    body = hook_request(
+        conditions=bundle(condition("G54.6", clinical=status), HEART_FAILURE),
+        medications=first_page(med(NORTRIPTYLINE, id="n1")),
+    )
+    assert post(client, body).json() == {"cards": []}
