@@ -4,7 +4,7 @@ What a concept, a text or an order says is cached keyed by its content. lru_cach
 the number of entries, not the memory: a caller could send thousands of concepts or orders
 of a megabyte each, and a worker would keep them all as keys. Content longer than the limit
 is read each time instead; real concepts and orders are well under it (Synthea's orders:
-about 1 KB of JSON).
+about 1 KB of JSON, their Conditions less).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ R_co = TypeVar("R_co", covariant=True)
 
 # Bytes of a concept's JSON, or characters of a product's words.
 MAX_CACHED_CONCEPT = 2048
-# Bytes of an order's JSON.
-MAX_CACHED_ORDER = 8192
+# Bytes of a resource's JSON (an order, a Condition).
+MAX_CACHED_RESOURCE = 8192
 
 
 class ContentCache(Protocol[P, R_co]):

@@ -341,3 +341,47 @@ def test_allergies_reach_the_patient_facts() -> None:
     assert [(a.reference, a.ingredients) for a in facts.allergies] == [
         ("AllergyIntolerance/a1", {"duloxetine"})
     ]
+
+
+def test_a_condition_read_before_is_read_afresh_when_anything_changes() -> None:
+    """Conditions the guideline reads are cached by their whole JSON and the day: any change
+    to the Condition, or a new day, is a new reading, never the last call's fact."""
+    first = condition("I50.9", id="hf")
+    read = condition_fact(first, today=date(2026, 11, 24))
+    assert read is not None and read.live and ConditionClass.HEART_FAILURE in read.classes
+    resolved = condition_fact(
+        first | {"clinicalStatus": condition("I50.9", clinical="resolved")["clinicalStatus"]}
+    )
+    assert resolved is not None and not resolved.live
+    refuted = condition("I50.9", verification="refuted")["verificationStatus"]
+    assert condition_fact(first | {"verificationStatus": refuted}) is None
+    other = condition_fact(first | {"code": {"text": "phantom limb pain"}})
+    assert other is not None and in_scope(other)
+    onset = condition_fact(first | {"onsetDateTime": "2026-01-02"})
+    assert onset is not None and onset.onset == date(2026, 1, 2)
+    abating = first | {"abatementDateTime": "2026-12-01"}
+    before = condition_fact(abating, today=date(2026, 11, 30))
+    after = condition_fact(abating, today=date(2026, 12, 2))
+    assert before is not None and before.live and not before.ended
+    assert after is not None and not after.live and after.ended
+    # And the Condition as it first was still reads as it did.
+    assert condition_fact(first, today=date(2026, 11, 24)) == read
+
+
+def test_a_condition_that_is_not_plain_json_is_still_read() -> None:
+    """A Condition the cache cannot key (a library caller's Python values) is read without
+    it, not skipped: skipping it could hide heart disease."""
+    heart = condition("I50.9", id="hf-ext")
+    heart["extension"] = [{"url": "http://example.org/big", "valueInteger": 2**70}]
+    read = condition_fact(heart)
+    assert read is not None and ConditionClass.HEART_FAILURE in read.classes
+
+
+def test_a_huge_condition_is_read_but_not_kept() -> None:
+    from fhir_mappings import conditions
+
+    heart = condition("I50.9", id="hf-big") | {"note": [{"text": "n" * 20_000}]}
+    before = conditions._condition_fact.cache_info().currsize
+    read = condition_fact(heart)
+    assert read is not None and ConditionClass.HEART_FAILURE in read.classes
+    assert conditions._condition_fact.cache_info().currsize == before
