@@ -24,7 +24,12 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Coding(_Wire):
+class _Shared(_Wire):
+    # Built once and shared by every card that cites it (cards/source.py): never changed.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Coding(_Shared):
     system: str
     code: str
     display: str | None = None
@@ -35,7 +40,7 @@ class OverrideReason(Coding):
     display: str = Field(min_length=1)
 
 
-class Source(_Wire):
+class Source(_Shared):
     label: str
     url: str | None = None
     topic: Coding | None = None
