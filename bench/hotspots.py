@@ -84,10 +84,20 @@ def _top(table: dict[tuple[str, str], float], total: float, count: int) -> list[
     return [Hotspot(f, w, s, s / total) for (f, w), s in ranked if total > 0]
 
 
-async def _calls(app: AsgiApp, path: str, body: bytes, iterations: int) -> None:
+async def _calls(
+    app: AsgiApp, path: str, body: bytes, iterations: int, profiler: Any = None
+) -> None:
+    """`iterations` hook calls; when a profiler is given, it samples the calls alone, not
+    the app's start-up and shutdown (its clients' TLS set-up read as a hook's cost)."""
     async with Lifespan(app) as lifespan:
-        for _ in range(iterations):
-            await post(app, path, body, lifespan.state)
+        if profiler is not None:
+            profiler.start()
+        try:
+            for _ in range(iterations):
+                await post(app, path, body, lifespan.state)
+        finally:
+            if profiler is not None:
+                profiler.stop()
 
 
 def profile(
@@ -101,9 +111,7 @@ def profile(
     body = orjson.dumps(hook_request(chart, hook))
     asyncio.run(_calls(app, path, body, 3))  # warm-up outside the profile
     profiler = Profiler(interval=0.0002, async_mode="disabled")
-    profiler.start()
-    asyncio.run(_calls(app, path, body, iterations))
-    profiler.stop()
+    asyncio.run(_calls(app, path, body, iterations, profiler))
     session = profiler.last_session
     root = session.root_frame() if session is not None else None
     if root is None:
