@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from facts.classes import Amine, TherapyClass
@@ -42,18 +42,17 @@ class MedicationFact:
     # buprenorphine sublingual/buccal-with-naloxone/extended-release injection, or methadone.
     # Whether it *is* agonist treatment depends on the patient's diagnosis: the guideline decides.
     agonist_treatment_product: bool = False
+    # Read from status and intent once: the guideline asks each of them about every order
+    # several times a call (86 times for the typical chart's 10 guideline orders).
+    counts_as_order: bool = field(init=False, repr=False, compare=False)
+    tried: bool = field(init=False, repr=False, compare=False)
+    current: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def counts_as_order(self) -> bool:
-        return self.intent not in NOT_AN_ORDER_INTENTS
-
-    @property
-    def tried(self) -> bool:
-        return self.counts_as_order and self.status in TRIED_STATUSES
-
-    @property
-    def current(self) -> bool:
-        return self.counts_as_order and self.status in CURRENT_STATUSES
+    def __post_init__(self) -> None:
+        counts = self.intent not in NOT_AN_ORDER_INTENTS
+        object.__setattr__(self, "counts_as_order", counts)
+        object.__setattr__(self, "tried", counts and self.status in TRIED_STATUSES)
+        object.__setattr__(self, "current", counts and self.status in CURRENT_STATUSES)
 
     @property
     def systemic_tca(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -294,6 +295,10 @@ def test_combination_opioid_product_is_an_opioid() -> None:
 def test_tried_and_current(status: str, intent: str, tried: bool, current: bool) -> None:
     found = fact(med("310431", status=status, intent=intent))
     assert (found.tried, found.current) == (tried, current)
+    # Read once when the fact is made: a copy with another status or intent reads afresh.
+    other = fact(med("310431", status="active", intent="order"))
+    copied = dataclasses.replace(other, status=status, intent=intent)
+    assert (copied.tried, copied.current) == (tried, current)
 
 
 def test_medication_statements_count_too() -> None:
