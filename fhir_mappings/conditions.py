@@ -17,7 +17,7 @@ import orjson
 
 from facts.classes import HEART_CONCERNS, ConditionClass
 from facts.conditions import ConditionFact
-from fhir_mappings.content_cache import MAX_CACHED_RESOURCE, content_cache
+from fhir_mappings.content_cache import content_cache, resource_cache
 from fhir_mappings.fhir_dates import last_day
 from fhir_mappings.json_access import (
     JsonObject,
@@ -98,23 +98,14 @@ def condition_fact(
     # knows, and are then passed over without their statuses being read.
     if not recognise(condition.get("code"), terminology).classes:
         return None
-    today = today or date.today()
-    try:
-        key = orjson.dumps(condition)
-    except orjson.JSONEncodeError:
-        return _read_condition(condition, terminology, today)
-    return _condition_fact(key, terminology, today)
+    return _condition_fact(condition, terminology, today or date.today())
 
 
 # Each hook call sends the chart again: a Condition the guideline reads is read once per
 # process, terminology and day, keyed by its whole JSON. The fact is frozen, so sharing it
 # is safe.
-@content_cache(maxsize=4096, most=MAX_CACHED_RESOURCE)
-def _condition_fact(key: bytes, terminology: Terminology, today: date) -> ConditionFact | None:
-    return _read_condition(orjson.loads(key), terminology, today)
-
-
-def _read_condition(
+@resource_cache(maxsize=4096)
+def _condition_fact(
     condition: JsonObject, terminology: Terminology, today: date
 ) -> ConditionFact | None:
     if is_discounted(condition):

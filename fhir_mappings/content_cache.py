@@ -4,14 +4,17 @@ What a concept, a text or an order says is cached keyed by its content. lru_cach
 the number of entries, not the memory: a caller could send thousands of concepts or orders
 of a megabyte each, and a worker would keep them all as keys. Content longer than the limit
 is read each time instead; real concepts and orders are well under it (Synthea's orders:
-about 1 KB of JSON, their Conditions less).
+about 1 KB of JSON, their Conditions less). `resource_cache` keys a whole resource (an
+order, a Condition) this way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache, wraps
-from typing import ParamSpec, Protocol, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
+
+import orjson
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,5 +51,38 @@ def content_cache(
 
         call.cache_info = lru.cache_info  # type: ignore[attr-defined]
         return cast(ContentCache[P, R], call)
+
+    return decorate
+
+
+def resource_cache(
+    maxsize: int,
+) -> Callable[
+    [Callable[Concatenate[dict[str, Any], P], R]],
+    ContentCache[Concatenate[dict[str, Any], P], R],
+]:
+    """`read(resource, ...)` cached keyed by the resource's whole JSON (and its other
+    arguments), so a resource with anything changed is read afresh. A resource over
+    MAX_CACHED_RESOURCE bytes, or one that is not plain JSON (a library caller's Python
+    values), is read each time instead: never skipped, since skipping could hide a TCA or
+    heart disease. What `read` returns is shared between calls, so it must be frozen."""
+
+    def decorate(
+        read: Callable[Concatenate[dict[str, Any], P], R],
+    ) -> ContentCache[Concatenate[dict[str, Any], P], R]:
+        @content_cache(maxsize, most=MAX_CACHED_RESOURCE)
+        def from_key(key: bytes, *args: P.args, **kwargs: P.kwargs) -> R:
+            return read(orjson.loads(key), *args, **kwargs)
+
+        @wraps(read)
+        def call(resource: dict[str, Any], *args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                key = orjson.dumps(resource)
+            except orjson.JSONEncodeError:
+                return read(resource, *args, **kwargs)
+            return from_key(key, *args, **kwargs)
+
+        call.cache_info = from_key.cache_info  # type: ignore[attr-defined]
+        return cast(ContentCache[Concatenate[dict[str, Any], P], R], call)
 
     return decorate

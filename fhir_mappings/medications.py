@@ -22,7 +22,7 @@ from facts.classes import TherapyClass
 from facts.dose import DailyDose, UnknownDose
 from facts.medications import NOT_AN_ORDER_INTENTS, TRIED_STATUSES, Interval, MedicationFact
 from fhir_mappings.code_tables import RXNORM, normalise
-from fhir_mappings.content_cache import MAX_CACHED_RESOURCE, content_cache
+from fhir_mappings.content_cache import content_cache, resource_cache
 from fhir_mappings.dose import daily_dose
 from fhir_mappings.json_access import (
     JsonObject,
@@ -117,20 +117,16 @@ def medication_fact(
         )
         if not identity.ingredients:
             return None
-        try:
-            key = orjson.dumps(order)
-        except orjson.JSONEncodeError:
-            return _read_fact(order, {}, None, terminology)
-        return _order_fact(key, terminology)
+        return _order_fact(order, terminology)
     return _read_fact(order, bundled, status, terminology)
 
 
 # Each hook call sends the chart again (patient-view, then order-select as each drug is
 # picked, then order-sign): a guideline drug's order is read once per process and
 # terminology, keyed by its whole JSON. The fact is frozen, so sharing it is safe.
-@content_cache(maxsize=4096, most=MAX_CACHED_RESOURCE)
-def _order_fact(key: bytes, terminology: Terminology) -> MedicationFact | None:
-    return _read_fact(orjson.loads(key), {}, None, terminology)
+@resource_cache(maxsize=4096)
+def _order_fact(order: JsonObject, terminology: Terminology) -> MedicationFact | None:
+    return _read_fact(order, {}, None, terminology)
 
 
 def _read_fact(
