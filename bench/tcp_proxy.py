@@ -168,20 +168,11 @@ class TcpProxy:
         from_client: bool,
     ) -> None:
         with contextlib.suppress(ConnectionError):
-            await self._forward(reader, writer, gate, from_client)
-
-    async def _forward(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        gate: asyncio.Event,
-        from_client: bool,
-    ) -> None:
-        while data := await reader.read(_CHUNK):
-            await gate.wait()
-            writer.write(data)
-            await writer.drain()
-            if from_client and self._marker is not None and self._marker in data:
-                self._marker = None
-                self._to_client.clear()
-        writer.close()
+            while data := await reader.read(_CHUNK):
+                await gate.wait()
+                writer.write(data)
+                await writer.drain()
+                if from_client and self._marker is not None and self._marker in data:
+                    self._marker = None
+                    self._to_client.clear()
+            writer.close()
