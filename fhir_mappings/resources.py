@@ -37,8 +37,16 @@ class ResourceSet:
     # Medications by every name a reference may use: "Medication/id" and the entry fullUrl.
     medications: dict[str, JsonObject] = field(default_factory=dict)
     skipped: int = 0
-    # The same resource can arrive under two prefetch keys or twice in paged results.
-    seen: set[tuple[str, str]] = field(default_factory=set)
+    # Every resource with an id, by type and id. The same resource can arrive under two
+    # prefetch keys or twice in paged results: the first is kept, the others skipped.
+    by_key: dict[tuple[str, str], JsonObject] = field(default_factory=dict)
+
+    def resource(self, reference: str) -> JsonObject | None:
+        """The resource a relative reference (`MedicationRequest/123`) names, when it was
+        sent: a switch stops a current order by sending the EHR's own resource back whole,
+        and re-creates a draft from it."""
+        resource_type, _, resource_id = reference.partition("/")
+        return self.by_key.get((resource_type, resource_id))
 
     def orders_by_reference(self) -> list[JsonObject]:
         """The medication orders that name their drug by a reference to a Medication: the
@@ -51,9 +59,9 @@ class ResourceSet:
         resource_id = resource.get("id")
         if isinstance(resource_id, str):
             key = (str(resource_type), resource_id)
-            if key in self.seen:
+            if key in self.by_key:
                 return
-            self.seen.add(key)
+            self.by_key[key] = resource
         if resource_type == "Condition":
             self.conditions.append(resource)
         elif resource_type in ("MedicationRequest", "MedicationStatement"):

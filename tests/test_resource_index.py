@@ -69,3 +69,19 @@ def test_the_index_keeps_wanted_resources_and_names_medications_by_both_referenc
     assert [c["id"] for c in found.conditions] == ["r1"]
     assert set(found.medications) == {"Medication/m1", "http://ehr.example.org/fhir/Medication/m1"}
     assert found.skipped == 3
+
+
+def test_a_reference_finds_the_resource_of_that_type_and_id_first_sent() -> None:
+    request = {"resourceType": "MedicationRequest", "id": "7", "status": "active"}
+    statement = {"resourceType": "MedicationStatement", "id": "7", "status": "active"}
+    again = request | {"status": "stopped"}  # the same order on a later page
+    found = collect(
+        [searchset({"resource": request}, {"resource": statement}), searchset({"resource": again})]
+    )
+    # A switch sends back the EHR's own order: the one named, never its namesake of another
+    # type, nor a later copy.
+    assert found.resource("MedicationRequest/7") is request
+    assert found.resource("MedicationStatement/7") is statement
+    assert found.resource("MedicationRequest/8") is None
+    assert found.resource("MedicationRequest") is None
+    assert found.resource("Condition/7") is None

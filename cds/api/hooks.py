@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any
 
 from pydantic import ValidationError
 
-from cards.actions import Drafting, Originals
+from cards.actions import Drafting
 from cards.catalog import catalog
 from cards.models import CdsResponse
 from cards.orders import order_cards
@@ -21,7 +19,6 @@ from cds.fhir.patient_data import Fallback, Resolver, gather, unsatisfied
 from cds.settings import Settings
 from facts.patient import PatientFacts
 from fhir_mappings.facts import medication_facts, patient_facts
-from fhir_mappings.json_access import JsonObject, reference_of
 from fhir_mappings.medications import UnseenDrug, unseen_drugs
 from fhir_mappings.orders import splint_order
 from fhir_mappings.resources import ResourceSet, collect
@@ -68,7 +65,7 @@ async def answer(
         catalog(),
         context.patientId,
         facts.reason_reference,
-        originals(record),
+        record.resource,
         allergies_checked=facts.allergies_available,
     )
     if not isinstance(context, OrderSignContext):
@@ -77,7 +74,7 @@ async def answer(
         )
         return CdsResponse(cards=patient_view_cards(advice, drafting) if advice else [])
     drafts = await read_drafts(context, request, record, resolve)
-    drafting = replace(drafting, drafts=originals(drafts))
+    drafting = replace(drafting, drafts=drafts.resource)
     findings = guideline.order_findings(
         facts,
         medication_facts(drafts.medication_orders, drafts.medications, terminology),
@@ -171,26 +168,3 @@ def require_seen(unseen: tuple[UnseenDrug, ...], why: str | None, where: str) ->
         f"The guideline's checks cannot be applied to an order whose drug is unknown: {named}.",
         [where],
     )
-
-
-def originals(record: ResourceSet) -> Originals:
-    """The EHR's own order for a reference: a switch stops a current order by sending it back
-    whole, and re-creates a draft from it. The orders are indexed by id on the first lookup,
-    and only when a switch needs one (two lookups among 50 orders: 7 µs, where indexing them
-    by reference, built with an f-string each, took 16); a lookup checks the whole reference."""
-    by_id: dict[str, list[JsonObject]] | None = None
-
-    def find(reference: str) -> Mapping[str, Any] | None:
-        nonlocal by_id
-        if by_id is None:
-            by_id = {}
-            for order in record.medication_orders:
-                # reference_of files an order without a usable id under its type alone.
-                order_id = order.get("id")
-                by_id.setdefault(order_id if isinstance(order_id, str) else "", []).append(order)
-        for candidate in by_id.get(reference.partition("/")[2], ()):
-            if reference_of(candidate) == reference:
-                return candidate
-        return None
-
-    return find
