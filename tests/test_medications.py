@@ -406,19 +406,21 @@ def test_huge_concepts_and_orders_are_read_but_not_kept() -> None:
         note=[{"text": "n" * 20_000}],
     )
     order["medicationCodeableConcept"]["coding"].extend(padding)
-    kept = (
-        medications._identify_concept.cache_info().currsize,
-        medications._order_fact.cache_info().currsize,
-    )
+    caches = (medications._identify_concept, medications._order_fact, conditions._recognise)
+    # Every call that reaches a cache counts as a hit or a miss, whether or not it is full.
+    before = [reached(c) for c in caches]
     read = fact(order)
     assert read.ingredients == ("nortriptyline",)
     assert isinstance(read.dose, DailyDose) and read.dose.mg_per_day == 75
-    assert (
-        medications._identify_concept.cache_info().currsize,
-        medications._order_fact.cache_info().currsize,
-    ) == kept
-
     heart = {"coding": [{"system": "http://snomed.info/sct", "code": "84114007"}, *padding]}
-    before = conditions._recognise.cache_info().currsize
     assert conditions.recognise(heart).classes
-    assert conditions._recognise.cache_info().currsize == before
+    assert [reached(c) for c in caches] == before
+    # The same order and concept without the padding do reach them.
+    assert fact(med("317136", id="small", dosages=[dosage(1, "{capsule}", frequency=3)]))
+    assert conditions.recognise({"coding": heart["coding"][:1]}).classes
+    assert all(after > was for after, was in zip([reached(c) for c in caches], before, strict=True))
+
+
+def reached(cache: Any) -> int:
+    info = cache.cache_info()
+    return int(info.hits + info.misses)
