@@ -16,12 +16,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from facts.allergies import AllergyFact
 from facts.classes import TherapyClass
 from fhir_mappings.code_tables import normalise
-from fhir_mappings.content_cache import content_cache
+from fhir_mappings.content_cache import concept_cache
 from fhir_mappings.json_access import (
     JsonObject,
     codings,
@@ -68,7 +66,7 @@ def allergy_fact(allergy: JsonObject, terminology: Terminology | None = None) ->
     concepts = [allergy.get("code"), *(r.get("substance") for r in objs(allergy.get("reaction")))]
     named = _NONE
     for concept in concepts:
-        named |= _allergen(_key(concept), terminology)
+        named |= _allergen(concept, terminology)
     if not named:
         return None
     verification = status_code(allergy.get("verificationStatus"))
@@ -83,14 +81,10 @@ def allergy_fact(allergy: JsonObject, terminology: Terminology | None = None) ->
     )
 
 
-def _key(concept: Any) -> bytes:
-    return orjson.dumps(concept) if isinstance(concept, dict) else b"null"
-
-
 # Allergy lists repeat the same few allergens: read each concept once per terminology.
-@content_cache(maxsize=2048)
-def _allergen(key: bytes, terminology: Terminology) -> Allergen:
-    concept = obj(orjson.loads(key))
+@concept_cache(maxsize=2048)
+def _allergen(value: Any, terminology: Terminology) -> Allergen:
+    concept = obj(value)
     found = _NONE
     for system, code in codings(concept):
         if system == RXNORM and code in terminology.clinical_drugs:

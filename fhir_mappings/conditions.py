@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import orjson
-
 from facts.classes import HEART_CONCERNS, ConditionClass
 from facts.conditions import ConditionFact
-from fhir_mappings.content_cache import content_cache, resource_cache
+from fhir_mappings.content_cache import concept_cache, resource_cache
 from fhir_mappings.fhir_dates import last_day
 from fhir_mappings.json_access import (
     JsonObject,
@@ -51,15 +49,14 @@ NOTHING = Recognised(frozenset())
 
 def recognise(concept: Any, terminology: Terminology | None = None) -> Recognised:
     """What a Condition.code names: codes first, then displays, then text."""
-    key = orjson.dumps(concept) if isinstance(concept, dict) else b"null"
-    return _recognise(key, terminology or builtin())
+    return _recognise(concept, terminology or builtin())
 
 
 # Charts repeat the same codes many times: recognise each distinct concept once per process
 # and terminology. The answer is frozen, so sharing it is safe.
-@content_cache(maxsize=4096)
-def _recognise(key: bytes, terminology: Terminology) -> Recognised:
-    concept = obj(orjson.loads(key))
+@concept_cache(maxsize=4096)
+def _recognise(value: Any, terminology: Terminology) -> Recognised:
+    concept = obj(value)
     found: set[str] = set()
     for system, code in codings(concept):
         entry = terminology.condition_codes.lookup(system, code)

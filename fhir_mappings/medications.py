@@ -16,13 +16,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import orjson
-
 from facts.classes import TherapyClass
 from facts.dose import DailyDose, UnknownDose
 from facts.medications import NOT_AN_ORDER_INTENTS, TRIED_STATUSES, Interval, MedicationFact
 from fhir_mappings.code_tables import RXNORM, normalise
-from fhir_mappings.content_cache import content_cache, resource_cache
+from fhir_mappings.content_cache import concept_cache, content_cache, resource_cache
 from fhir_mappings.dose import daily_dose
 from fhir_mappings.json_access import (
     JsonObject,
@@ -112,9 +110,7 @@ def medication_fact(
         # The fact is then a function of the order alone. Most orders name nothing the
         # guideline knows, which the (cached) identity of their concept says at once; for
         # the others, the fact of the same order in the last call is reused.
-        identity = _identify_concept(
-            _concept_key(order.get("medicationCodeableConcept")), None, terminology
-        )
+        identity = _identify_concept(order.get("medicationCodeableConcept"), None, terminology)
         if not identity.ingredients:
             return None
         return _order_fact(order, terminology)
@@ -141,7 +137,7 @@ def _read_fact(
     if medication:
         identity = identify(concept, medication, display, terminology)
     else:
-        identity = _identify_concept(_concept_key(concept), display, terminology)
+        identity = _identify_concept(concept, display, terminology)
     if not identity.ingredients:
         return None
     route = _route_words(order, terminology)
@@ -226,15 +222,11 @@ def _counts(order: JsonObject) -> bool:
     )
 
 
-def _concept_key(concept: Any) -> bytes:
-    return orjson.dumps(concept) if isinstance(concept, dict) else b"null"
-
-
 # A chart repeats the same few drugs across many orders: identify each coded concept once
 # per process and terminology. The identity is frozen, so sharing it is safe.
-@content_cache(maxsize=4096)
-def _identify_concept(key: bytes, display: str | None, terminology: Terminology) -> Identity:
-    return identify(orjson.loads(key), {}, display, terminology)
+@concept_cache(maxsize=4096)
+def _identify_concept(concept: Any, display: str | None, terminology: Terminology) -> Identity:
+    return identify(concept, {}, display, terminology)
 
 
 def identify(

@@ -729,3 +729,29 @@ def test_splints(order: dict[str, Any], site: SplintSite) -> None:
 )
 def test_what_is_not_splinting(order: dict[str, Any]) -> None:
     assert splint_order(order) is None
+
+
+# --- concepts that are not plain JSON ------------------------------------------------------
+
+# A library caller's Python values, which no JSON request holds: an integer beyond 64 bits
+# (or a Decimal, a lone surrogate) cannot key the concept caches. Such a concept is read
+# without them, never skipped: skipping it could hide heart disease, a TCA or an allergy.
+NOT_JSON = [{"url": "http://example.org/big", "valueInteger": 2**70}]
+
+
+def test_a_condition_code_that_is_not_plain_json_is_still_recognised() -> None:
+    concept = {"coding": [{"system": ICD10CM, "code": "I50.9"}], "extension": NOT_JSON}
+    assert classes(concept) == {C.HEART_FAILURE}
+
+
+def test_a_medication_concept_that_is_not_plain_json_is_still_identified() -> None:
+    order = med("317136")
+    order["medicationCodeableConcept"]["extension"] = NOT_JSON
+    found = medication_fact(order, {})
+    assert found is not None and found.ingredients == ("nortriptyline",)
+    assert T.TCA in found.classes
+
+
+def test_an_allergen_that_is_not_plain_json_is_still_read() -> None:
+    found = allergy_fact(allergy(typed("Neurontin") | {"extension": NOT_JSON}))
+    assert found is not None and found.ingredients == {"gabapentin"}
