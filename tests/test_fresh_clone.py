@@ -106,7 +106,7 @@ def test_a_fresh_clone_installs_serves_and_passes_its_tests(tmp_path: Path) -> N
     assert card["summary"].startswith("Phantom limb pain, step 1:")
 
     # README: python3 -m pytest (all of it but this test, which would clone again).
-    out = sh(venv / "bin" / "python", "-m", "pytest", "-p", "no:cacheprovider", "-rs",
+    out = sh(venv / "bin" / "python", "-m", "pytest", "-rs",
              f"--ignore={THIS_TEST}", cwd=clone, env=env, timeout=600)  # fmt: skip
     summary = out.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "error" not in summary, out
